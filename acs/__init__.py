@@ -1,0 +1,1 @@
+"""The RMS: a TR-069 (CWMP) auto-configuration server. `acs/cwmp/` will hold the pure protocol codec."""

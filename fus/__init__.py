@@ -1,0 +1,1 @@
+"""The Firmware Update System: catalogue, metadata, targeting, QRC, downloads, carousels, rollouts."""

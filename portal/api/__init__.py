@@ -1,0 +1,1 @@
+"""Base classes of the REST API: restricted viewsets, permissions, error format."""

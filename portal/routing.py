@@ -1,0 +1,3 @@
+"""Websocket routes. Apps add their consumers here (live rollout progress, CDS task results)."""
+
+websocket_urlpatterns: list = []
