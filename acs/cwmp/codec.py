@@ -1,19 +1,21 @@
-"""The CWMP SOAP 1.1 codec: bytes <-> `Envelope` (TR-069 Amendment 6, Annex A; SOAP 1.1 sections 4-5).
+"""The CWMP SOAP 1.1 codec: bytes <-> `Envelope` (TR-069 Amd. 6 Annex A; SOAP 1.1 sections 4-5).
 
 `parse_envelope` is tolerant where real boxes are sloppy and strict where input could hurt:
 
-* tolerated: any CWMP namespace ``urn:dslforum-org:cwmp-1-N`` (1-0/1-1/1-2 standard, 1-3/1-4 seen in
-  the field), any namespace prefixes, missing ``SOAP-ENC:arrayType``, ``encodingStyle`` attributes on
-  any element, child elements in any order or namespace-qualified, unknown extra elements, comments,
-  whitespace, array members under any element name, booleans as ``1``/``0``/``true``/``false`` in any
-  case, a missing ``xsi:type`` on a parameter value (read as string), a value whose text does not fit
-  its ``xsi:type`` (kept verbatim as string), an all-zero dateTime (read as Unknown Time, ``None``),
-  a missing ``mustUnderstand`` on ``cwmp:ID``, an empty ``<Body/>`` (``Envelope.message is None``);
+* tolerated: any CWMP namespace ``urn:dslforum-org:cwmp-1-N`` (1-0/1-1/1-2 standard, 1-3/1-4
+  seen in the field), any namespace prefixes, missing ``SOAP-ENC:arrayType``, ``encodingStyle``
+  attributes on any element, child elements in any order or namespace-qualified, unknown extra
+  elements, comments, whitespace, array members under any element name, booleans as
+  ``1``/``0``/``true``/``false`` in any case, a missing ``xsi:type`` on a parameter value (read as
+  string), a value whose text does not fit its ``xsi:type`` (kept verbatim as string), an all-zero
+  dateTime (read as Unknown Time, ``None``), a missing ``mustUnderstand`` on ``cwmp:ID``, an empty
+  ``<Body/>`` (``Envelope.message is None``);
 * refused with `CwmpParseError` (a clear message naming the element path and the offending value):
   a DOCTYPE, more than `MAX_ENVELOPE_SIZE` bytes, malformed XML, a root that is not a SOAP 1.1
   Envelope, a missing Body, more than one body element, a missing required field, a number, boolean
   or dateTime that does not parse;
-* an unknown method is not an error: it parses to `UnknownMethod`, which the ACS answers with fault 8000.
+* an unknown method is not an error: it parses to `UnknownMethod`; the ACS answers it with fault
+  8000.
 
 An empty or whitespace-only body (the CPE's "empty POST") parses to ``None``.
 
@@ -511,7 +513,7 @@ _MESSAGE_KINDS: dict[type, _Struct] = {
 _BY_NAME = {cls.__name__: kind for cls, kind in _MESSAGE_KINDS.items() if cls is not m.Fault}
 
 
-# --- parsing --------------------------------------------------------------------------------------
+# --- parsing -------------------------------------------------------------------------------------
 
 _parsers = threading.local()
 
@@ -633,7 +635,7 @@ def _parse_fault(element: etree._Element) -> tuple[m.Fault, str | None]:
     return fault, namespace if is_cwmp_namespace(namespace) else None
 
 
-# --- writing --------------------------------------------------------------------------------------
+# --- writing -------------------------------------------------------------------------------------
 
 
 def write_envelope(

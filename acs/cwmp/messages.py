@@ -99,7 +99,7 @@ class TypedValue:
     def of(
         cls, value: str | bool | int | datetime | bytes, xsd_type: XsdType | None = None
     ) -> TypedValue:
-        """The canonical typed value for a Python value (int defaults to ``int``, bytes to base64)."""
+        """The canonical typed value for a Python value (int: ``int``, bytes: base64)."""
         if isinstance(value, bool):
             return cls("true" if value else "false", XsdType.BOOLEAN)
         if isinstance(value, int):
@@ -232,14 +232,14 @@ class FileTypeArg:
 
 @dataclass(frozen=True, slots=True)
 class SetParameterValuesFault:
-    """One per-parameter entry of a SetParameterValues fault (cwmp:Fault/SetParameterValuesFault)."""
+    """One per-parameter entry of a SetParameterValues fault (cwmp:Fault)."""
 
     parameter_name: str
     fault_code: int
     fault_string: str = ""
 
 
-# --- messages --------------------------------------------------------------------------------------
+# --- messages ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,7 +467,7 @@ class UnknownMethod:
     namespace: str | None = None
 
 
-# --- groupings -------------------------------------------------------------------------------------
+# --- groupings -----------------------------------------------------------------------------------
 
 AcsRequest = (
     GetRPCMethods
