@@ -136,7 +136,9 @@ def _log_save(sender, instance, created, raw=False, **kwargs) -> None:
     after = snapshot(instance)
     before = None if created else getattr(instance, "_changelog_before", None)
     if before is None:
-        record_event(AuditKind.OBJECT_CREATED, obj=instance, changes={k: [None, v] for k, v in after.items()})
+        record_event(
+            AuditKind.OBJECT_CREATED, obj=instance, changes={k: [None, v] for k, v in after.items()}
+        )
         return
     changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
     if changes:
@@ -160,13 +162,20 @@ def _log_delete(sender, instance, **kwargs) -> None:
 
 @receiver(user_logged_in)
 def _log_login(sender, request, user, **kwargs) -> None:
-    record_event(AuditKind.LOGIN, obj=user, actor=user, ip_address=client_ip(request) if request else None)
+    record_event(
+        AuditKind.LOGIN, obj=user, actor=user, ip_address=client_ip(request) if request else None
+    )
 
 
 @receiver(user_logged_out)
 def _log_logout(sender, request, user, **kwargs) -> None:
     if user is not None:
-        record_event(AuditKind.LOGOUT, obj=user, actor=user, ip_address=client_ip(request) if request else None)
+        record_event(
+            AuditKind.LOGOUT,
+            obj=user,
+            actor=user,
+            ip_address=client_ip(request) if request else None,
+        )
 
 
 @receiver(user_login_failed)

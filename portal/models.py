@@ -37,7 +37,9 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_name = models.CharField(max_length=150, blank=True, help_text="Kept if the user is deleted.")
+    actor_name = models.CharField(
+        max_length=150, blank=True, help_text="Kept if the user is deleted."
+    )
     kind = models.CharField(max_length=40, choices=AuditKind.choices, db_index=True)
     object_type = models.ForeignKey(
         ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -27,7 +27,9 @@ MENU: tuple[MenuSection, ...] = (
     MenuSection(
         "Firmware catalogue",
         (
-            MenuItem("Firmware packages", "fus:firmware_list", permission="fus.view_firmwarepackage"),
+            MenuItem(
+                "Firmware packages", "fus:firmware_list", permission="fus.view_firmwarepackage"
+            ),
             MenuItem("Device classes", "fus:deviceclass_list", permission="fus.view_deviceclass"),
             MenuItem("Manufacturers", "fus:manufacturer_list", permission="fus.view_manufacturer"),
         ),
@@ -36,7 +38,9 @@ MENU: tuple[MenuSection, ...] = (
         "Administration",
         (
             MenuItem("Audit log", "audit_list", permission="portal.view_auditevent"),
-            MenuItem("API documentation", "api-docs", roles=("admin", "noc", "helpdesk", "supplier")),
+            MenuItem(
+                "API documentation", "api-docs", roles=("admin", "noc", "helpdesk", "supplier")
+            ),
             MenuItem("Django admin", "admin:index", roles=("admin",)),
         ),
     ),

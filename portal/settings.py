@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.ActorMiddleware",
+    "fus.uploads.UploadCleanupMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -204,6 +205,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# Installed into django-celery-beat's tables by its DatabaseScheduler when beat starts.
+CELERY_BEAT_SCHEDULE = {
+    "purge-stale-uploads": {"task": "fus.uploads.purge_stale", "schedule": 3600.0},
+}
 # Tests and one-off scripts may run tasks inline; the portal itself never does.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 

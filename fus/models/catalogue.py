@@ -86,7 +86,8 @@ class SigningCertificate(ChangeLoggedModel):
         ordering = ("manufacturer", "name")
         constraints = [
             models.UniqueConstraint(
-                fields=["manufacturer", "fingerprint_sha256"], name="fus_cert_unique_per_manufacturer"
+                fields=["manufacturer", "fingerprint_sha256"],
+                name="fus_cert_unique_per_manufacturer",
             )
         ]
 
@@ -144,13 +145,17 @@ class FirmwarePackage(ChangeLoggedModel):
         max_length=16, choices=FirmwareStatus.choices, default=FirmwareStatus.DRAFT, db_index=True
     )
     # FootprintSize (bytes the update needs on the box)
-    footprint_volatile = models.PositiveBigIntegerField("FootprintSize Volatile", null=True, blank=True)
+    footprint_volatile = models.PositiveBigIntegerField(
+        "FootprintSize Volatile", null=True, blank=True
+    )
     footprint_non_volatile = models.PositiveBigIntegerField(
         "FootprintSize NonVolatile", null=True, blank=True
     )
     # ImagePackaging
     signed_packaging = models.BooleanField(
-        "SignedPackaging", default=False, help_text="The image files carry a manufacturer signature."
+        "SignedPackaging",
+        default=False,
+        help_text="The image files carry a manufacturer signature.",
     )
     manifest = models.BooleanField("Manifest", default=False)
     # UpdateDescriptor
@@ -158,7 +163,10 @@ class FirmwarePackage(ChangeLoggedModel):
         "UpdateFlag", max_length=16, choices=UpdateFlag.choices, default=UpdateFlag.AUTOMATIC
     )
     update_method = models.CharField(
-        "UpdateMethod", max_length=20, choices=UpdateMethod.choices, default=UpdateMethod.NEXT_RESTART
+        "UpdateMethod",
+        max_length=20,
+        choices=UpdateMethod.choices,
+        default=UpdateMethod.NEXT_RESTART,
     )
     update_priority = models.PositiveSmallIntegerField(
         "UpdatePriority",
@@ -179,6 +187,7 @@ class FirmwarePackage(ChangeLoggedModel):
     validation_report = models.JSONField(default=dict, blank=True, editable=False)
 
     tenant_path = "manufacturer"
+    list_url_name = "fus:firmware_list"
 
     class Meta:
         ordering = ("-created",)

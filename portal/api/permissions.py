@@ -28,5 +28,7 @@ class RestrictedObjectPermissions(BasePermission):
         model = getattr(getattr(view, "queryset", None), "model", None)
         if model is None:
             return True
-        action = getattr(view, "restrict_action_override", None) or ACTIONS.get(request.method, "view")
+        action = getattr(view, "restrict_action_override", None) or ACTIONS.get(
+            request.method, "view"
+        )
         return can(request.user, model, action)

@@ -1,0 +1,1 @@
+"""FUS services: the only code that changes FUS rows (views, API, admin and tasks call these)."""

@@ -1,0 +1,54 @@
+"""Catalogue pages under /catalogue/ (namespace `fus`) and the supplier portal under /supplier/."""
+
+from django.urls import path
+
+from fus import views
+
+app_name = "fus"
+
+urlpatterns = [
+    path("firmware/", views.FirmwareListView.as_view(), name="firmware_list"),
+    path("firmware/add/", views.firmware_upload, name="firmware_add"),
+    path("firmware/<int:pk>/", views.FirmwareView.as_view(), name="firmware"),
+    path("firmware/<int:pk>/edit/", views.FirmwareEditView.as_view(), name="firmware_edit"),
+    path("firmware/<int:pk>/delete/", views.FirmwareDeleteView.as_view(), name="firmware_delete"),
+    path("firmware/<int:pk>/approve/", views.firmware_approve, name="firmware_approve"),
+    path("firmware/<int:pk>/retire/", views.firmware_retire, name="firmware_retire"),
+    path("firmware/<int:pk>/validate/", views.firmware_validate, name="firmware_validate"),
+    path("device-classes/", views.DeviceClassListView.as_view(), name="deviceclass_list"),
+    path("device-classes/add/", views.DeviceClassEditView.as_view(), name="deviceclass_add"),
+    path("device-classes/<int:pk>/", views.DeviceClassView.as_view(), name="deviceclass"),
+    path(
+        "device-classes/<int:pk>/edit/",
+        views.DeviceClassEditView.as_view(),
+        name="deviceclass_edit",
+    ),
+    path(
+        "device-classes/<int:pk>/delete/",
+        views.DeviceClassDeleteView.as_view(),
+        name="deviceclass_delete",
+    ),
+    path("manufacturers/", views.ManufacturerListView.as_view(), name="manufacturer_list"),
+    path("manufacturers/add/", views.ManufacturerEditView.as_view(), name="manufacturer_add"),
+    path("manufacturers/<int:pk>/", views.ManufacturerView.as_view(), name="manufacturer"),
+    path(
+        "manufacturers/<int:pk>/edit/",
+        views.ManufacturerEditView.as_view(),
+        name="manufacturer_edit",
+    ),
+    path(
+        "manufacturers/<int:pk>/delete/",
+        views.ManufacturerDeleteView.as_view(),
+        name="manufacturer_delete",
+    ),
+    path("manufacturers/<int:pk>/certificates/add/", views.add_certificate, name="certificate_add"),
+    path("certificates/<int:pk>/delete/", views.delete_certificate, name="certificate_delete"),
+]
+
+supplier_urlpatterns = (
+    [
+        path("", views.supplier_home, name="home"),
+        path("upload/", views.supplier_upload, name="upload"),
+    ],
+    "supplier",
+)
