@@ -1,8 +1,8 @@
 """Detached CMS (PKCS#7) signature verification for firmware images.
 
-Pure module: stdlib, cryptography and asn1crypto only. cryptography cannot verify CMS signatures
-(see /work/shared/LIBRARIES.md), so asn1crypto parses the SignedData and cryptography checks the
-signature and the certificate links.
+Pure module: stdlib, cryptography and asn1crypto only. cryptography has no CMS signature
+verification (in any version), so asn1crypto parses the SignedData and cryptography checks the
+signature values and the certificate links.
 
 What is checked, in this order, for each SignerInfo (every failure is a ``SignatureError`` with a
 stable ``code`` and a reason written for the manufacturer who uploaded the signature):
@@ -268,6 +268,12 @@ def _subject(cert: x509.Certificate) -> str:
 
 def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:  # a GeneralizedTime without "Z": DER requires Z, so read it as UTC
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _der(cert: x509.Certificate) -> bytes:
@@ -848,7 +854,7 @@ def _check_signer(
             signer_serial=f"{cert.serial_number:x}",
             anchor_subject=anchor.subject.rfc4514_string(),
             digest_algorithm=digest_name,
-            signing_time=signing_time.astimezone(UTC) if signing_time is not None else None,
+            signing_time=_as_utc(signing_time) if signing_time is not None else None,
         ),
     )
 
