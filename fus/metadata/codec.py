@@ -161,7 +161,7 @@ class ParseResult:
     warnings: tuple[Issue, ...] = ()
 
 
-# -- reading ----------------------------------------------------------------------------------------
+# -- reading ---------------------------------------------------------------------------------------
 
 
 def _parser() -> etree.XMLParser:
@@ -509,7 +509,9 @@ class _Reader:
         interfaces: tuple[m.Interface, ...] = ()
         if interfaces_el is not None:
             interfaces = self.interfaces(interfaces_el)
-            for iface_el, iface in zip(self.children(interfaces_el, "Interface"), interfaces):
+            for iface_el, iface in zip(
+                self.children(interfaces_el, "Interface"), interfaces, strict=True
+            ):
                 if iface not in m.DEVICE_INTERFACES:
                     self.error(
                         iface_el,
@@ -537,7 +539,7 @@ class _Reader:
         elements = self.children(el, name)
         result = tuple(self.resource(c) for c in elements)
         seen: dict[int, etree._Element] = {}
-        for c, info in zip(elements, result):
+        for c, info in zip(elements, result, strict=True):
             if info.preference is None:
                 continue
             if info.preference in seen:
@@ -747,7 +749,7 @@ class _Reader:
         package_size = self.opt_int(el, "PackageSize")
         files = self.each(el, "PackageFile", self.package_file)
         names: dict[str, etree._Element] = {}
-        for file_el, file in zip(self.children(el, "PackageFile"), files):
+        for file_el, file in zip(self.children(el, "PackageFile"), files, strict=True):
             if file.file_name in names:
                 self.error(
                     file_el,
@@ -833,7 +835,7 @@ class _Reader:
         return m.MessageDescriptor(text=el.text or "", language=el.get("Language"))
 
 
-# -- writing ----------------------------------------------------------------------------------------
+# -- writing ---------------------------------------------------------------------------------------
 
 
 class _WriteError(Exception):

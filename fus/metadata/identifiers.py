@@ -4,9 +4,9 @@ The rules are decided in docs/decisions/0002-rangelist-semantics.md:
 
 * Serial numbers are unconstrained strings. Leading ``0`` characters are not significant; what is
   left is ordered by length first, then by Unicode code point. All-digit strings therefore compare
-  numerically (``"9" < "10"``, ``"007" == "7"``), fixed-width hexadecimal serials compare as numbers,
-  and ``"SN99" < "SN100"``. The order is a total preorder (a key function), so ranges are well
-  defined, and it is a plain ``(length, text)`` comparison a database can index.
+  numerically (``"9" < "10"``, ``"007" == "7"``), fixed-width hexadecimal serials compare as
+  numbers, and ``"SN99" < "SN100"``. The order is a total preorder (a key function), so ranges
+  are well defined, and it is a plain ``(length, text)`` comparison a database can index.
 * MAC addresses are accepted as ``aa:bb:cc:dd:ee:ff``, ``AA-BB-CC-DD-EE-FF``, ``aabb.ccdd.eeff`` or
   twelve bare hex digits, in any letter case, and compared as 48-bit integers.
 """
