@@ -67,7 +67,11 @@ def lexical_error(text: str, xsd_type: XsdType) -> str | None:
     if xsd_type is XsdType.BOOLEAN:
         return None if text in _BOOLEAN_WORDS else f"{text!r} is not a boolean (true/false/1/0)"
     if xsd_type is XsdType.DATE_TIME:
-        return None if _DATETIME_RE.fullmatch(text) else f"{text!r} is not an xsd:dateTime"
+        try:
+            _parse_xsd_datetime(text)
+        except ValueError:
+            return f"{text!r} is not an xsd:dateTime"
+        return None
     if xsd_type is XsdType.HEX_BINARY:
         return None if _HEX_RE.fullmatch(text) else f"{text!r} is not hexBinary"
     # BASE64
@@ -144,14 +148,20 @@ def parse_datetime(text: str) -> datetime | None:
     Raises ValueError for anything else that is not a dateTime.
     """
     text = text.strip()
-    if text.startswith("0001-01-01T00:00:00") or text.startswith("0000-00-00"):
+    if text.startswith("0000-00-00T00:00:00"):
         return None
+    return _parse_xsd_datetime(text)
+
+
+def _parse_xsd_datetime(text: str) -> datetime | None:
     if not _DATETIME_RE.fullmatch(text):
         raise ValueError(f"{text!r} is not an xsd:dateTime")
     match = re.match(r"(.*T[0-9:]{8})(\.[0-9]+)?(.*)", text)
     if match is None:  # pragma: no cover - the regex above guarantees the shape
         raise ValueError(f"{text!r} is not an xsd:dateTime")
     head, fraction, zone = match.groups()
+    if head == UNKNOWN_TIME[:19]:
+        return None
     # Python keeps microseconds: pad or cut the fraction to six digits.
     micro = ("." + (fraction[1:] + "000000")[:6]) if fraction else ""
     return datetime.fromisoformat(head + micro + ("+00:00" if zone == "Z" else zone))

@@ -303,12 +303,6 @@ def _acs_requests(
         return _close(state, (), violation="no request in flight")
     if message is None or envelope is None:
         return _close(state, (), violation=f"empty POST instead of {in_flight.method}Response")
-    if envelope.cwmp_id is not None and envelope.cwmp_id != in_flight.cwmp_id:
-        return _close(
-            state,
-            (),
-            violation=f"cwmp:ID {envelope.cwmp_id!r} does not match request {in_flight.cwmp_id!r}",
-        )
     event: SessionEvent
     if isinstance(message, m.Fault):
         event = RpcFault(in_flight.request_id, message)
@@ -319,6 +313,12 @@ def _acs_requests(
             state,
             (),
             violation=f"expected {in_flight.method}Response, received {type(message).__name__}",
+        )
+    if envelope.cwmp_id is not None and envelope.cwmp_id != in_flight.cwmp_id:
+        return _close(
+            state,
+            (),
+            violation=f"cwmp:ID {envelope.cwmp_id!r} does not match request {in_flight.cwmp_id!r}",
         )
     return _next_request(replace(state, in_flight=None), (event,))
 
