@@ -593,6 +593,8 @@ def _parse_header(
         return cwmp_id, hold, no_more, namespace
     for child in _children(header):
         qname = etree.QName(child.tag)
+        if qname.namespace is not None and not is_cwmp_namespace(qname.namespace):
+            continue  # another party's header entry
         path = f"Envelope/Header/{qname.localname}"
         if qname.localname == "ID":
             cwmp_id = _text(child, path).strip()
@@ -602,8 +604,7 @@ def _parse_header(
             no_more = _BOOL.read(child, path)
         else:
             continue
-        if is_cwmp_namespace(qname.namespace):
-            namespace = namespace or qname.namespace
+        namespace = namespace or qname.namespace
     return cwmp_id, hold, no_more, namespace
 
 

@@ -305,7 +305,8 @@ def test_hold_requests_header_and_header_without_must_understand() -> None:
     data = envelope_around(
         "<cwmp:RebootResponse/>",
         header="<cwmp:ID>abc</cwmp:ID><cwmp:HoldRequests>true</cwmp:HoldRequests>"
-        "<vendor:Trace xmlns:vendor='urn:vendor'>x</vendor:Trace>",
+        "<vendor:Trace xmlns:vendor='urn:vendor'>x</vendor:Trace>"
+        "<vendor:ID xmlns:vendor='urn:vendor'>not ours</vendor:ID>",
     )
     assert parse_envelope(data) == Envelope(
         m.RebootResponse(), CWMP_1_2, cwmp_id="abc", hold_requests=True
