@@ -1,8 +1,40 @@
-"""Shared fixtures. Each test session gets its own runtime folder, so firmware files and the Celery
-broker folders of a test run never touch the developer's var/."""
+"""Shared fixtures. Tests use an in-memory (SQLite) or test_ (PostgreSQL) database, and every
+test stores firmware under its own temporary MEDIA_ROOT."""
 
-import os
-import tempfile
+import pytest
 
-# Must happen before Django settings are read (pytest-django reads them after conftest import).
-os.environ.setdefault("PORTAL_VAR_DIR", tempfile.mkdtemp(prefix="portal-test-var-"))
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Every test stores firmware in its own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def tenants(db):
+    """Two manufacturers with a device class and a supplier user each, plus noc, helpdesk, admin."""
+    from tests.factories import DeviceClassFactory, ManufacturerFactory, UserFactory
+
+    users = {
+        "noc": UserFactory(username="noc", role="noc", is_staff=True),
+        "helpdesk": UserFactory(username="helpdesk", role="helpdesk"),
+        "admin": UserFactory(username="admin", role="admin", is_staff=True, is_superuser=True),
+        "supplier_a": UserFactory(username="supplier-a", role="supplier"),
+        "supplier_b": UserFactory(username="supplier-b", role="supplier"),
+    }
+    a = ManufacturerFactory(name="Alpha", ouis=["00D09E"], members=[users["supplier_a"]])
+    b = ManufacturerFactory(name="Beta", ouis=["3C62F0"], members=[users["supplier_b"]])
+    return {
+        **users,
+        "a": a,
+        "b": b,
+        "dc_a": DeviceClassFactory(manufacturer=a, product_class="A-STB"),
+        "dc_b": DeviceClassFactory(manufacturer=b, product_class="B-STB"),
+    }
+
+
+def incoming_leftovers(media_root):
+    incoming = media_root / ".incoming"
+    return sorted(p.name for p in incoming.glob("*")) if incoming.exists() else []

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from fus.choices import FirmwareStatus, UpdateFlag, UpdateMethod, UpdatePriority
 from fus.validators import validate_oui, validate_version_string
+from portal.fields import URLField
 from portal.models import ChangeLoggedModel
 
 
@@ -22,12 +23,12 @@ class Manufacturer(ChangeLoggedModel):
     """A CE manufacturer (the metadata's CE Manufacturer entity) and the tenant of the supplier portal."""
 
     name = models.CharField(max_length=100, unique=True)
-    reporting_orders_url = models.URLField(
+    reporting_orders_url = URLField(
         "ReportingOrders URL",
         blank=True,
         help_text="Where unmanaged boxes report update results (clause 7, CE Manufacturer entity).",
     )
-    download_location = models.URLField(
+    download_location = URLField(
         blank=True, help_text="The manufacturer's own download location for its images, if any."
     )
     members = models.ManyToManyField(
