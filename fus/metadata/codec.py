@@ -222,7 +222,24 @@ def _preview(value: str | None) -> str | None:
     return value[:_VALUE_PREVIEW] + "…"
 
 
+_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+_DOCTYPE_REFUSED = (
+    "a DOCTYPE is not allowed: DTDs and entity declarations are refused, never expanded"
+)
+
+
+def _refuse_doctype_in_prolog(data: bytes) -> None:
+    """Refuse a DOCTYPE before the parser sees it, so that no declaration is even read."""
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while match := _PROLOG_ITEM.match(data, pos):
+        pos = match.end()
+    if data.startswith(b"<!DOCTYPE", pos):
+        line = data.count(b"\n", 0, pos) + 1
+        raise MetadataError([_error(_DOCTYPE_REFUSED, "/", line)])
+
+
 def _parse_xml(data: bytes) -> etree._Element:
+    _refuse_doctype_in_prolog(data)
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
@@ -236,8 +253,7 @@ def _parse_xml(data: bytes) -> etree._Element:
         raise MetadataError(
             [
                 _error(
-                    "a DOCTYPE is not allowed: DTDs and entity declarations are refused, never "
-                    "expanded",
+                    _DOCTYPE_REFUSED,
                     "/",
                     1,
                     docinfo.doctype or None,
