@@ -365,7 +365,7 @@ def small_documents(draw):
     return doc
 
 
-@PROPERTY
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(small_documents(), max_size=6),
     S.device_identities(S.SMALL),
