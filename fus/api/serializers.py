@@ -7,9 +7,18 @@ from fus.models import DeviceClass, FirmwareFile, FirmwarePackage, Manufacturer,
 from fus.validators import validate_version_string
 
 
+class OUIListField(serializers.ListField):
+    """Written as a list of OUI strings (any separators); read from the manufacturer's OUI rows."""
+
+    child = serializers.CharField(max_length=20)
+
+    def to_representation(self, data):
+        return [o.oui for o in data.all()]
+
+
 class ManufacturerSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="manufacturer-detail")
-    ouis = serializers.ListField(child=serializers.CharField(max_length=20), min_length=1)
+    ouis = OUIListField(min_length=1)
 
     class Meta:
         model = Manufacturer
@@ -23,11 +32,6 @@ class ManufacturerSerializer(serializers.ModelSerializer):
             "created",
             "updated",
         ]
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["ouis"] = [o.oui for o in instance.ouis.all()]
-        return data
 
 
 class SigningCertificateSerializer(serializers.ModelSerializer):

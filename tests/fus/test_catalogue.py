@@ -41,18 +41,18 @@ def test_oui_forms_are_normalised_and_unique_across_manufacturers(tenants):
         "00D09E",
         "00D09F",
     ]
-    with pytest.raises(ValidationError, match="already belongs to Alpha"):
+    with pytest.raises(ValidationError, match=r"already belongs to Alpha"):
         catalogue.set_manufacturer_ouis(tenants["b"], ["00D09F"])
 
 
 def test_oui_in_use_by_a_device_class_cannot_be_removed(tenants):
-    with pytest.raises(ValidationError, match="device classes of Alpha use it"):
+    with pytest.raises(ValidationError, match=r"device classes of Alpha use it"):
         catalogue.set_manufacturer_ouis(tenants["a"], ["001122"])
     assert tenants["a"].ouis.get().oui == "00D09E"
 
 
 def test_device_class_oui_must_belong_to_its_manufacturer(tenants):
-    with pytest.raises(ValidationError, match="3C62F0 is not one of Alpha's OUIs"):
+    with pytest.raises(ValidationError, match=r"3C62F0 is not one of Alpha's OUIs"):
         catalogue.check_device_class(tenants["a"], "3C62F0")
 
 
@@ -151,7 +151,7 @@ def test_failed_upload_is_reported_by_file(tenants, _media_root):
     bad = upload("big.img")
     bad.image.discard()
     bad.image.error = "the file is larger than the limit"
-    with pytest.raises(ValidationError, match="File 'big.img': the file is larger than the limit"):
+    with pytest.raises(ValidationError, match=r"File 'big.img': the file is larger than the limit"):
         catalogue.upload_firmware(tenants["a"], draft([tenants["dc_a"]], "3"), [bad], actor=None)
     assert FirmwarePackage.objects.count() == 0
 
@@ -237,7 +237,7 @@ def test_expired_signing_certificate_is_refused(signed_tenants):
     old_leaf = pki.make_leaf(
         t["inter_a"], "Old Signing", not_before=past, not_after=past + timedelta(days=30)
     )
-    with pytest.raises(ValidationError, match="expired"):
+    with pytest.raises(ValidationError, match=r"expired"):
         catalogue.upload_firmware(
             t["a"],
             draft([t["dc_a"]], "5.0"),
@@ -248,7 +248,7 @@ def test_expired_signing_certificate_is_refused(signed_tenants):
 
 def test_signed_packaging_without_signature_is_refused(signed_tenants):
     t = signed_tenants
-    with pytest.raises(ValidationError, match="declares SignedPackaging but no signature"):
+    with pytest.raises(ValidationError, match=r"declares SignedPackaging but no signature"):
         catalogue.upload_firmware(
             t["a"], draft([t["dc_a"]], "5.0", signed_packaging=True), [upload()], actor=None
         )
@@ -256,7 +256,7 @@ def test_signed_packaging_without_signature_is_refused(signed_tenants):
 
 def test_signature_without_registered_certificates_is_refused(tenants):
     leaf = pki.make_leaf(pki.make_root("X"), "X signing")
-    with pytest.raises(ValidationError, match="no registered signing certificate"):
+    with pytest.raises(ValidationError, match=r"no registered signing certificate"):
         catalogue.upload_firmware(
             tenants["a"],
             draft([tenants["dc_a"]], "1"),
@@ -272,18 +272,18 @@ def test_signatures_pair_with_images_by_name(tenants):
     sig = SimpleUploadedFile("b.bin.p7s", b"0\x80")
     pairs = catalogue.pair_signatures(images, [sig])
     assert [p.signature for p in pairs] == [None, b"0\x80"]
-    with pytest.raises(ValidationError, match="no image named 'c.bin'"):
+    with pytest.raises(ValidationError, match=r"no image named 'c.bin'"):
         catalogue.pair_signatures(images, [SimpleUploadedFile("c.bin.p7s", b"0")])
     for img in images:
         img.discard()
 
 
 def test_certificate_registration_rejects_garbage_and_duplicates(tenants):
-    with pytest.raises(ValidationError, match="Not a certificate"):
+    with pytest.raises(ValidationError, match=r"Not a certificate"):
         catalogue.add_signing_certificate(tenants["a"], name="junk", pem="hello")
     root = pki.make_root("R")
     catalogue.add_signing_certificate(tenants["a"], name="r", pem=root.cert_pem())
-    with pytest.raises(ValidationError, match="already registered"):
+    with pytest.raises(ValidationError, match=r"already registered"):
         catalogue.add_signing_certificate(tenants["a"], name="r2", pem=root.cert_pem())
 
 
@@ -295,11 +295,11 @@ def test_lifecycle_transitions_and_their_refusals(tenants):
     noc = tenants["noc"]
     package = catalogue.approve_firmware(package, actor=noc)
     assert (package.status, package.approved_by) == (FirmwareStatus.APPROVED, noc)
-    with pytest.raises(ValidationError, match="can no longer be edited"):
+    with pytest.raises(ValidationError, match=r"can no longer be edited"):
         catalogue.update_firmware(package, {"description": "x"}, actor=noc)
-    with pytest.raises(ValidationError, match="retire it instead"):
+    with pytest.raises(ValidationError, match=r"retire it instead"):
         catalogue.delete_firmware(package, actor=noc)
-    with pytest.raises(ValidationError, match="Only validated packages can be approved"):
+    with pytest.raises(ValidationError, match=r"Only validated packages can be approved"):
         catalogue.approve_firmware(package, actor=noc)
     package = catalogue.retire_firmware(package, actor=noc, reason="superseded")
     assert package.status == FirmwareStatus.RETIRED
@@ -309,10 +309,10 @@ def test_lifecycle_transitions_and_their_refusals(tenants):
 def test_draft_package_gets_files_then_validates(tenants, _media_root):
     package = catalogue.create_firmware(tenants["a"], draft([tenants["dc_a"]], "2.0"), actor=None)
     assert package.status == FirmwareStatus.DRAFT
-    with pytest.raises(ValidationError, match="has no files"):
+    with pytest.raises(ValidationError, match=r"has no files"):
         catalogue.validate_firmware(package, actor=None)
     catalogue.add_firmware_file(package, upload("x.bin", b"x" * 100), actor=None)
-    with pytest.raises(ValidationError, match="already part of this package"):
+    with pytest.raises(ValidationError, match=r"already part of this package"):
         catalogue.add_firmware_file(package, upload("x.bin", b"y" * 100), actor=None)
     assert catalogue.validate_firmware(package, actor=None).status == FirmwareStatus.VALIDATED
     assert incoming_leftovers(_media_root) == []
@@ -322,14 +322,14 @@ def test_validation_notices_a_file_missing_from_storage(tenants, _media_root):
     package = catalogue.create_firmware(tenants["a"], draft([tenants["dc_a"]], "2.0"), actor=None)
     f = catalogue.add_firmware_file(package, upload("x.bin", b"x" * 100), actor=None)
     (Path(_media_root) / f.file.name).unlink()
-    with pytest.raises(ValidationError, match="'x.bin' is missing from storage"):
+    with pytest.raises(ValidationError, match=r"'x.bin' is missing from storage"):
         catalogue.validate_firmware(package, actor=None)
 
 
 def test_edit_rechecks_version_uniqueness(tenants):
     make_package(tenants["dc_a"], "1.0")
     second = make_package(tenants["dc_a"], "1.1")
-    with pytest.raises(ValidationError, match="'1.0' already exists"):
+    with pytest.raises(ValidationError, match=r"'1.0' already exists"):
         catalogue.update_firmware(second, {"software_version": "1.0"}, actor=None)
     second.refresh_from_db()
     assert second.software_version == "1.1" and second.targets.get().software_version == "1.1"
