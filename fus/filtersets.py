@@ -1,6 +1,7 @@
 """FilterSets shared by the catalogue's HTML lists and its REST API."""
 
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from fus.choices import FirmwareStatus
@@ -53,7 +54,10 @@ class FirmwarePackageFilterSet(django_filters.FilterSet):
     )
     status = django_filters.MultipleChoiceFilter(choices=FirmwareStatus.choices)
     software_version = django_filters.CharFilter(lookup_expr="icontains", label="SoftwareVersion")
-    signed_packaging = django_filters.BooleanFilter(label="Signed")
+    signed_packaging = django_filters.BooleanFilter(
+        label="Signed",
+        widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
+    )
 
     class Meta:
         model = FirmwarePackage

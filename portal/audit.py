@@ -9,6 +9,7 @@ with a field-by-field diff. The actor is the current request's user (set by
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -53,7 +54,10 @@ def client_ip(request) -> str | None:
 
 @contextlib.contextmanager
 def acting_as(*, user=None, request=None) -> Iterator[None]:
-    """Attribute everything logged inside the block to `user` (or to `request`'s user)."""
+    """Attribute everything logged inside the block to `user` (or to `request`'s user). Inside a
+    request, naming only the user keeps the request's address."""
+    if request is None and (outer := _current.get()) is not None:
+        request = outer.request
     token = _current.set(Actor(request=request, user=user))
     try:
         yield
@@ -187,3 +191,17 @@ def _log_login_failed(sender, credentials, request=None, **kwargs) -> None:
         details={"username": str(credentials.get("username", ""))[:150]},
         ip_address=client_ip(request) if request else None,
     )
+
+
+def attributed(func):
+    """Decorate a service taking `actor=`: the change log it writes is attributed to that actor."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        actor = kwargs.get("actor")
+        if actor is None or not getattr(actor, "is_authenticated", False):
+            return func(*args, **kwargs)
+        with acting_as(user=actor):
+            return func(*args, **kwargs)
+
+    return wrapper

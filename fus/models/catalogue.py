@@ -189,6 +189,7 @@ class FirmwarePackage(ChangeLoggedModel):
 
     tenant_path = "manufacturer"
     list_url_name = "fus:firmware_list"
+    changelog_exclude = ("created", "updated", "validation_report")
 
     class Meta:
         ordering = ("-created",)

@@ -41,7 +41,7 @@ from fus.models import (
 from fus.models.catalogue import firmware_upload_to
 from fus.uploads import IncomingFile
 from fus.validators import normalize_oui, validate_oui
-from portal.audit import record_event
+from portal.audit import attributed, record_event
 from portal.choices import AuditKind
 
 log = logging.getLogger(__name__)
@@ -312,6 +312,7 @@ def _verify_uploads(
     return errors
 
 
+@attributed
 def upload_firmware(
     manufacturer: Manufacturer, draft: FirmwareDraft, uploads: Sequence[FirmwareUpload], *, actor
 ) -> FirmwarePackage:
@@ -427,6 +428,7 @@ def _mark_validated(package: FirmwarePackage, *, actor) -> None:
     record_event(AuditKind.FIRMWARE_VALIDATED, obj=package, actor=actor)
 
 
+@attributed
 @transaction.atomic
 def create_firmware(manufacturer: Manufacturer, draft: FirmwareDraft, *, actor) -> FirmwarePackage:
     """A draft package with no files yet (REST): files follow with `add_firmware_file`."""
@@ -447,6 +449,7 @@ def create_firmware(manufacturer: Manufacturer, draft: FirmwareDraft, *, actor) 
     return package
 
 
+@attributed
 def add_firmware_file(package: FirmwarePackage, upload: FirmwareUpload, *, actor) -> FirmwareFile:
     """Add one image (and its signature) to a draft package."""
     try:
@@ -498,6 +501,7 @@ def _draft_of(package: FirmwarePackage) -> FirmwareDraft:
     )
 
 
+@attributed
 @transaction.atomic
 def update_firmware(
     package: FirmwarePackage, changes: dict, *, actor, device_classes=None
@@ -538,6 +542,7 @@ def update_firmware(
     return package
 
 
+@attributed
 @transaction.atomic
 def validate_firmware(package: FirmwarePackage, *, actor) -> FirmwarePackage:
     """draft -> validated: every file is on disk at its recorded size, signatures as declared."""
@@ -575,6 +580,7 @@ def validate_firmware(package: FirmwarePackage, *, actor) -> FirmwarePackage:
     return package
 
 
+@attributed
 @transaction.atomic
 def approve_firmware(package: FirmwarePackage, *, actor) -> FirmwarePackage:
     """validated -> approved (NOC): released for delivery."""
@@ -595,6 +601,7 @@ def approve_firmware(package: FirmwarePackage, *, actor) -> FirmwarePackage:
     return package
 
 
+@attributed
 @transaction.atomic
 def retire_firmware(package: FirmwarePackage, *, actor, reason: str = "") -> FirmwarePackage:
     """validated/approved -> retired: withdrawn from delivery, kept for history."""
@@ -613,6 +620,7 @@ def retire_firmware(package: FirmwarePackage, *, actor, reason: str = "") -> Fir
     return package
 
 
+@attributed
 def delete_firmware(package: FirmwarePackage, *, actor) -> None:
     """Delete a package that was never approved, with its files on disk (after the commit)."""
     if package.status == FirmwareStatus.APPROVED:

@@ -69,3 +69,13 @@ def test_object_pages_show_their_history_to_noc_only(client, tenants):
     assert "Change log" in client.get(package.get_absolute_url()).content.decode()
     client.force_login(tenants["supplier_a"])
     assert "Change log" not in client.get(package.get_absolute_url()).content.decode()
+
+
+def test_service_changes_are_attributed_to_the_acting_user(tenants):
+    with acting_as(user=tenants["admin"]):  # e.g. a command run by the admin on a supplier's behalf
+        package = make_package(tenants["dc_a"], "1.0", actor=tenants["supplier_a"])
+    created = history_for(package).get(kind=AuditKind.OBJECT_CREATED)
+    assert created.actor == tenants["supplier_a"]
+    assert (
+        "validation_report" not in history_for(package).get(kind=AuditKind.OBJECT_UPDATED).changes
+    )

@@ -38,10 +38,18 @@ class Child:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def signal(self, sig: int) -> None:
+    def terminate(self) -> None:
+        """SIGTERM to the main process only: the Celery worker then lets its pool processes finish
+        their current task (signalling the whole group would kill them mid-task)."""
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
+                self.process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL to the whole process group: nothing of the child may outlive the portal."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
 
 class Command(BaseCommand):
@@ -151,14 +159,14 @@ class Command(BaseCommand):
 
         self.stdout.write("Stopping web, worker and beat ...")
         for child in reversed(children):
-            child.signal(signal.SIGTERM)
+            child.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT
         for child in children:
             while child.alive() and time.monotonic() < deadline:
                 time.sleep(0.1)
             if child.alive():
                 self.stderr.write(f"{child.name} did not stop in {STOP_TIMEOUT}s; killing it.")
-                child.signal(signal.SIGKILL)
+                child.kill()
                 child.process.wait()
         self.stdout.write("Stopped.")
         if exit_code:
