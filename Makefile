@@ -48,7 +48,7 @@ test: $(VENV)/.dev-deps browser
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-deps
-	$(PY) -m benchmarks
+	$(PY) -m tests.bench
 
 lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff check .

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 
 from tests.e2e import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, chromium_path
 
@@ -80,6 +81,11 @@ def browser(chromium_executable, monkeypatch) -> Iterator:
             yield instance
         finally:
             instance.close()
+            # ORM calls the journey makes while Playwright's loop runs on this thread are served by
+            # a connection of their own (asgiref's Local sees the running loop), which pytest-django
+            # never closes: close it here, still inside that context, or on PostgreSQL it keeps the
+            # test database busy and its teardown fails.
+            connections.close_all()
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from django.http.multipartparser import MultiPartParser
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fus.models import FirmwarePackage
 from fus.uploads import (
@@ -203,4 +205,45 @@ def test_upload_page_stores_a_package_and_reports_errors_by_name(client, tenants
     )
     assert "Select a valid choice" in foreign.content.decode()
     assert FirmwarePackage.objects.count() == 1
+    assert incoming_leftovers(_media_root) == []
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    prefix=st.binary(max_size=200),
+    payload=st.binary(max_size=3000),
+    cut=st.integers(min_value=0, max_value=4000),
+    filename=st.text(max_size=40),
+)
+def test_fuzzed_multipart_bodies_never_leave_files(_media_root, prefix, payload, cut, filename):
+    """Whatever bytes arrive, the parser stores a complete file or nothing, and never crashes
+    with anything but Django's own MultiPartParserError."""
+    from django.http.multipartparser import MultiPartParserError
+
+    safe_name = filename.replace('"', "").replace("\r", "").replace("\n", "")
+    body = (
+        prefix
+        + f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="{safe_name}"\r\n\r\n'.encode(
+            "utf-8", "surrogatepass"
+        )
+        + payload
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )[:cut]
+    from io import BytesIO
+
+    meta = {
+        "CONTENT_TYPE": f"multipart/form-data; boundary={BOUNDARY}",
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    try:
+        _, files = MultiPartParser(meta, BytesIO(body), [HashingUploadHandler()], "utf-8").parse()
+    except MultiPartParserError:
+        files = {}
+    for upload in files.values():
+        assert isinstance(upload, IncomingFile)
+        assert Path(upload.temporary_file_path()).stat().st_size == upload.size
+        upload.discard()
     assert incoming_leftovers(_media_root) == []
