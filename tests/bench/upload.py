@@ -212,7 +212,7 @@ held in memory.
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(report)
     print(report)
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)  # kept on failure (daphne.log) by the raise above
 
 
 if __name__ == "__main__":
