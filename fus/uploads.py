@@ -10,7 +10,7 @@ and hands the form an `IncomingFile` whose `error` says what went wrong (storage
 A file cut off half-way never produces an `IncomingFile` at all, and its partial file is deleted.
 `purge_stale_incoming()` removes what a killed process may have left behind.
 
-Under daphne, Django's ASGI handler first spools the request body to a temporary file (TMPDIR) before
+Under the ASGI server (uvicorn, with body backpressure), Django's ASGI handler first spools the request body to a temporary file (TMPDIR) before
 the view runs, so a client that disconnects mid-upload never reaches this code; in production nginx
 buffers bodies the same way (`client_body_temp_path`).
 """

@@ -1,4 +1,4 @@
-"""ASGI entry point served by daphne: HTTP (UI, REST, later CWMP and QRC) and websockets."""
+"""ASGI entry point served by uvicorn (`make run`; daphne only for `manage.py runserver`): HTTP (UI, REST, later CWMP and QRC) and websockets."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Firmware upload through the real server: a large sparse image streamed to daphne.
+"""Firmware upload through the real server: a large sparse image streamed to the ASGI server.
 
 Measures wall time and throughput of the supplier upload (HTTP multipart over loopback, spooled by
 Django's ASGI handler, hashed and stored by HashingUploadHandler, accepted by the catalogue
@@ -114,19 +114,19 @@ def main() -> None:
     (work / "copy.bin").unlink()
 
     port = _free_port()
-    daphne = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "portal.asgi:application",
-        ],
+    server = os.environ.get("BENCH_SERVER", "uvicorn")
+    argv = {
+        "uvicorn": ["uvicorn", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        "daphne": ["daphne", "-b", "127.0.0.1", "-p", str(port)],
+    }[server]
+    argv[0] = str(Path(sys.executable).parent / argv[0])
+    server_log = open(work / "server.log", "w")  # noqa: SIM115
+    web = subprocess.Popen(
+        [*argv, "portal.asgi:application"],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -149,7 +149,7 @@ def main() -> None:
         )
         page = session.get(f"{base}/supplier/upload/").text
         dc = re.search(r'name="device_classes" value="(\d+)"', page).group(1)
-        rss_before = _rss_kib(daphne.pid, "VmRSS")
+        rss_before = _rss_kib(web.pid, "VmRSS")
         body = MultipartBody(
             {
                 "csrfmiddlewaretoken": session.cookies["csrftoken"],
@@ -175,12 +175,13 @@ def main() -> None:
             },
         )
         upload_s = time.perf_counter() - start
-        peak_kib = _rss_kib(daphne.pid, "VmHWM")
+        peak_kib = _rss_kib(web.pid, "VmHWM")
         if response.status_code != 302:
             raise SystemExit(f"upload failed: HTTP {response.status_code}\n{response.text[:2000]}")
     finally:
-        daphne.terminate()
-        daphne.wait(timeout=30)
+        web.terminate()
+        web.wait(timeout=30)
+        server_log.close()
     stored = list((work / "var" / "media" / "firmware").rglob("image.bin"))
     assert stored and stored[0].stat().st_size == size, (
         "the stored file is missing or has the wrong size"
@@ -192,7 +193,7 @@ Produced by `make bench` (`python -m tests.bench.upload --size-mb {args.size_mb}
 {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores. Shared, noisy machine: read the ratios.
 
 A {mib:,.0f} MiB sparse image (random first and last MiB) uploaded by `supplier-a` through
-`/supplier/upload/` to one daphne process over loopback: multipart body, spooled by Django's ASGI
+`/supplier/upload/` to one {server} process over loopback: multipart body, spooled by Django's ASGI
 handler, streamed through `HashingUploadHandler` (SHA-256), accepted by `upload_firmware`.
 
 | figure | value |
@@ -212,7 +213,7 @@ held in memory.
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(report)
     print(report)
-    shutil.rmtree(work, ignore_errors=True)  # kept on failure (daphne.log) by the raise above
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`make run`'s supervisor for real: daphne, a Celery worker and beat as separate processes.
+"""`make run`'s supervisor for real: uvicorn, a Celery worker and beat as separate processes.
 
 Runs against its own runtime folder (SQLite file, filesystem broker) unless the environment sets
 DATABASE_URL/REDIS_URL, in which case the real PostgreSQL and Redis are used — as in CI. Only

@@ -1,8 +1,8 @@
-"""Run the whole portal under one supervisor: daphne (HTTP + websockets), a Celery worker, Celery beat.
+"""Run the whole portal under one supervisor: uvicorn (HTTP + websockets), a Celery worker, Celery beat.
 
 `make run` calls this after migrating and loading the demo data. Each process runs in its own
 session so that Ctrl-C reaches only the supervisor, which then stops the children in order
-(SIGTERM: daphne finishes requests, the worker finishes its current task), waits, and kills what is
+(SIGTERM: uvicorn finishes requests, the worker finishes its current task), waits, and kills what is
 left. A child that dies unexpectedly is restarted with a back-off; one that keeps dying stops the
 portal with its exit code, instead of leaving a half-working system behind.
 """
@@ -53,7 +53,7 @@ class Child:
 
 
 class Command(BaseCommand):
-    help = "Run daphne, a Celery worker and Celery beat together (Ctrl-C stops all)."
+    help = "Run uvicorn, a Celery worker and Celery beat together (Ctrl-C stops all)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("PORTAL_HOST", "127.0.0.1"))
@@ -65,15 +65,20 @@ class Command(BaseCommand):
         bindir = os.path.dirname(python)
         celery = os.path.join(bindir, "celery")
         children = [
+            # uvicorn, not daphne: it applies backpressure to request bodies, so a 2 GB firmware
+            # upload streams to disk; daphne queues the whole body in memory (decision 0003).
             Child(
                 "web",
                 [
-                    os.path.join(bindir, "daphne"),
-                    "-b",
+                    os.path.join(bindir, "uvicorn"),
+                    "--host",
                     host,
-                    "-p",
+                    "--port",
                     str(port),
                     "--proxy-headers",
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "10",
                     "portal.asgi:application",
                 ],
             ),
