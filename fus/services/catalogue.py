@@ -501,22 +501,32 @@ def _draft_of(package: FirmwarePackage) -> FirmwareDraft:
     )
 
 
+def _locked_in(package: FirmwarePackage, states: tuple[str, ...], refusal) -> FirmwarePackage:
+    """The package re-read under a row lock, if its status is one of `states`; else a
+    LifecycleError with `refusal(package)` (so two operators cannot both approve it)."""
+    package = FirmwarePackage.objects.select_for_update().get(pk=package.pk)
+    if package.status not in states:
+        raise LifecycleError({"__all__": [refusal(package)]})
+    return package
+
+
 @attributed
 @transaction.atomic
 def update_firmware(
     package: FirmwarePackage, changes: dict, *, actor, device_classes=None
 ) -> FirmwarePackage:
     """Edit a draft or validated package. Approved and retired packages are immutable."""
-    package = FirmwarePackage.objects.select_for_update().get(pk=package.pk)
-    if package.status not in (FirmwareStatus.DRAFT, FirmwareStatus.VALIDATED):
-        raise LifecycleError(
-            {
-                "__all__": [
-                    f"{package} is {package.get_status_display().lower()} and can no longer be edited; "
-                    "upload a new version instead."
-                ]
-            }
-        )
+    package = _locked_in(
+        package,
+        (
+            FirmwareStatus.DRAFT,
+            FirmwareStatus.VALIDATED,
+        ),
+        lambda p: (
+            f"{p} is {p.get_status_display().lower()} and can no longer be edited; "
+            "upload a new version instead."
+        ),
+    )
     version = changes.get("software_version", package.software_version)
     targets = (
         list(device_classes) if device_classes is not None else list(package.device_classes.all())
@@ -546,15 +556,13 @@ def update_firmware(
 @transaction.atomic
 def validate_firmware(package: FirmwarePackage, *, actor) -> FirmwarePackage:
     """draft -> validated: every file is on disk at its recorded size, signatures as declared."""
-    package = FirmwarePackage.objects.select_for_update().get(pk=package.pk)
-    if package.status != FirmwareStatus.DRAFT:
-        raise LifecycleError(
-            {
-                "__all__": [
-                    f"Only draft packages can be validated; this one is {package.get_status_display().lower()}."
-                ]
-            }
-        )
+    package = _locked_in(
+        package,
+        (FirmwareStatus.DRAFT,),
+        lambda p: (
+            f"Only draft packages can be validated; this one is {p.get_status_display().lower()}."
+        ),
+    )
     errors = []
     files = list(package.files.all())
     if not files:
@@ -584,15 +592,13 @@ def validate_firmware(package: FirmwarePackage, *, actor) -> FirmwarePackage:
 @transaction.atomic
 def approve_firmware(package: FirmwarePackage, *, actor) -> FirmwarePackage:
     """validated -> approved (NOC): released for delivery."""
-    package = FirmwarePackage.objects.select_for_update().get(pk=package.pk)
-    if package.status != FirmwareStatus.VALIDATED:
-        raise LifecycleError(
-            {
-                "__all__": [
-                    f"Only validated packages can be approved; {package} is {package.get_status_display().lower()}."
-                ]
-            }
-        )
+    package = _locked_in(
+        package,
+        (FirmwareStatus.VALIDATED,),
+        lambda p: (
+            f"Only validated packages can be approved; {p} is {p.get_status_display().lower()}."
+        ),
+    )
     package.status = FirmwareStatus.APPROVED
     package.approved_by = actor
     package.approved_at = timezone.now()
@@ -605,15 +611,16 @@ def approve_firmware(package: FirmwarePackage, *, actor) -> FirmwarePackage:
 @transaction.atomic
 def retire_firmware(package: FirmwarePackage, *, actor, reason: str = "") -> FirmwarePackage:
     """validated/approved -> retired: withdrawn from delivery, kept for history."""
-    package = FirmwarePackage.objects.select_for_update().get(pk=package.pk)
-    if package.status not in (FirmwareStatus.VALIDATED, FirmwareStatus.APPROVED):
-        raise LifecycleError(
-            {
-                "__all__": [
-                    f"Only validated or approved packages can be retired; {package} is {package.get_status_display().lower()}."
-                ]
-            }
-        )
+    package = _locked_in(
+        package,
+        (
+            FirmwareStatus.VALIDATED,
+            FirmwareStatus.APPROVED,
+        ),
+        lambda p: (
+            f"Only validated or approved packages can be retired; {p} is {p.get_status_display().lower()}."
+        ),
+    )
     package.status = FirmwareStatus.RETIRED
     package.save(update_fields=["status", "updated"])
     record_event(AuditKind.FIRMWARE_RETIRED, obj=package, actor=actor, message=reason[:500])
