@@ -7,9 +7,10 @@ from django.db.models import Q
 from fus.choices import FirmwareStatus
 from fus.models import DeviceClass, FirmwarePackage, Manufacturer
 from fus.validators import normalize_oui
+from portal.filtersets import RestrictedFilterSet
 
 
-class ManufacturerFilterSet(django_filters.FilterSet):
+class ManufacturerFilterSet(RestrictedFilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     oui = django_filters.CharFilter(method="filter_oui", label="OUI")
 
@@ -26,7 +27,7 @@ class ManufacturerFilterSet(django_filters.FilterSet):
         return queryset.filter(ouis__oui=normalize_oui(value))
 
 
-class DeviceClassFilterSet(django_filters.FilterSet):
+class DeviceClassFilterSet(RestrictedFilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     manufacturer = django_filters.ModelChoiceFilter(queryset=Manufacturer.objects.all())
     oui = django_filters.CharFilter(method="filter_oui", label="OUI")
@@ -46,7 +47,7 @@ class DeviceClassFilterSet(django_filters.FilterSet):
         return queryset.filter(oui=normalize_oui(value))
 
 
-class FirmwarePackageFilterSet(django_filters.FilterSet):
+class FirmwarePackageFilterSet(RestrictedFilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     manufacturer = django_filters.ModelChoiceFilter(queryset=Manufacturer.objects.all())
     device_class = django_filters.ModelChoiceFilter(
@@ -77,9 +78,3 @@ class FirmwarePackageFilterSet(django_filters.FilterSet):
             | Q(description__icontains=value)
             | Q(files__sha256__iexact=value.lower())
         ).distinct()
-
-    def __init__(self, *args, user=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if user is not None:  # choices a user can see only
-            self.filters["manufacturer"].queryset = Manufacturer.objects.restrict(user)
-            self.filters["device_class"].queryset = DeviceClass.objects.restrict(user)

@@ -113,20 +113,7 @@ class FirmwareMetadataForm(forms.ModelForm):
 
     class Meta:
         model = FirmwarePackage
-        fields = [
-            "software_version",
-            "package_name",
-            "device_classes",
-            "description",
-            "footprint_volatile",
-            "footprint_non_volatile",
-            "signed_packaging",
-            "manifest",
-            "update_flag",
-            "update_method",
-            "update_priority",
-            "message_descriptor",
-        ]
+        fields = ["device_classes", *FirmwarePackage.METADATA_FIELDS]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "message_descriptor": forms.Textarea(attrs={"rows": 2}),

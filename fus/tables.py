@@ -1,6 +1,7 @@
 """django-tables2 tables of the catalogue lists."""
 
 import django_tables2 as tables
+from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
 from fus.models import DeviceClass, FirmwarePackage, Manufacturer
@@ -110,6 +111,4 @@ class FirmwarePackageTable(tables.Table):
         )
 
     def render_size(self, record):
-        from django.template.defaultfilters import filesizeformat
-
-        return filesizeformat(sum(f.size for f in record.files.all()))
+        return filesizeformat(record.package_size)

@@ -88,10 +88,6 @@ class IncomingFile(UploadedFile):
             self.path.unlink(missing_ok=True)
             self.path = None
 
-    @property
-    def closed(self) -> bool:
-        return self.file is None or self.file.closed
-
     def close(self) -> None:
         if self.file is not None and not self.file.closed:
             self.file.close()

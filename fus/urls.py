@@ -48,7 +48,7 @@ urlpatterns = [
 supplier_urlpatterns = (
     [
         path("", views.supplier_home, name="home"),
-        path("upload/", views.supplier_upload, name="upload"),
+        path("upload/", views.firmware_upload, name="upload"),
     ],
     "supplier",
 )

@@ -177,7 +177,6 @@ class FirmwareView(ObjectView):
         return {
             "can_approve": may_approve,
             "retire_form": FirmwareRetireForm() if may_approve else None,
-            "package_size": sum(f.size for f in obj.files.all()),
         }
 
 
@@ -194,9 +193,7 @@ class FirmwareEditView(ObjectEditView):
         return super().get_object(request, pk)
 
     def save_form(self, form, obj, user):
-        changes = {
-            name: form.cleaned_data[name] for name in form.Meta.fields if name != "device_classes"
-        }
+        changes = {name: form.cleaned_data[name] for name in FirmwarePackage.METADATA_FIELDS}
         return catalogue.update_firmware(
             obj, changes, actor=user, device_classes=form.cleaned_data["device_classes"]
         )
@@ -209,18 +206,18 @@ class FirmwareDeleteView(ObjectDeleteView):
         catalogue.delete_firmware(obj, actor=user)
 
 
-def _lifecycle_view(service, action: str, verb: str):
+def _lifecycle_view(service, action: str, verb: str, *, post_fields: tuple[str, ...] = ()):
+    """A POST-only view calling one lifecycle service on a package the user may `action`;
+    `post_fields` are passed on from the form (e.g. the retirement reason)."""
+
     @login_required
     @require_POST
     def view(request, pk):
         package = get_for_user_or_404(FirmwarePackage, request.user, action, pk=pk)
-        kwargs = (
-            {"reason": request.POST.get("reason", "")}
-            if service is catalogue.retire_firmware
-            else {}
-        )
         try:
-            service(package, actor=request.user, **kwargs)
+            service(
+                package, actor=request.user, **{f: request.POST.get(f, "") for f in post_fields}
+            )
             messages.success(request, f"{package} {verb}.")
         except ValidationError as exc:
             for m in error_messages(exc):
@@ -231,12 +228,14 @@ def _lifecycle_view(service, action: str, verb: str):
 
 
 firmware_approve = _lifecycle_view(catalogue.approve_firmware, "approve", "approved")
-firmware_retire = _lifecycle_view(catalogue.retire_firmware, "approve", "retired")
+firmware_retire = _lifecycle_view(
+    catalogue.retire_firmware, "approve", "retired", post_fields=("reason",)
+)
 firmware_validate = _lifecycle_view(catalogue.validate_firmware, "change", "validated")
 
 
 @login_required
-def firmware_upload(request, template_name="fus/firmware_upload.html", success_url=None):
+def firmware_upload(request):
     """Upload a firmware package: metadata, image files and optional detached signatures."""
     if not can(request.user, FirmwarePackage, "add"):
         raise PermissionDenied
@@ -249,7 +248,7 @@ def firmware_upload(request, template_name="fus/firmware_upload.html", success_u
         )
         draft = catalogue.FirmwareDraft(
             device_classes=device_classes,
-            **{k: data[k] for k in FirmwareMetadataForm.Meta.fields if k != "device_classes"},
+            **{k: data[k] for k in FirmwarePackage.METADATA_FIELDS},
         )
         try:
             uploads = catalogue.pair_signatures(data["files"], data["signatures"])
@@ -261,10 +260,8 @@ def firmware_upload(request, template_name="fus/firmware_upload.html", success_u
             messages.success(
                 request, f"Uploaded {package}: {package.files.count()} file(s), validated."
             )
-            return HttpResponseRedirect(
-                success_url(package) if success_url else package.get_absolute_url()
-            )
-    return render(request, template_name, {"form": form, "title": "Upload firmware"})
+            return HttpResponseRedirect(package.get_absolute_url())
+    return render(request, "fus/firmware_upload.html", {"form": form, "title": "Upload firmware"})
 
 
 # --- supplier portal -------------------------------------------------------------------------
@@ -295,8 +292,3 @@ def supplier_home(request):
             else None,
         },
     )
-
-
-@login_required
-def supplier_upload(request):
-    return firmware_upload(request, template_name="fus/firmware_upload.html")

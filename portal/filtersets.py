@@ -7,6 +7,20 @@ from portal.choices import AuditKind
 from portal.models import AuditEvent
 
 
+class RestrictedFilterSet(django_filters.FilterSet):
+    """A FilterSet whose model choices (manufacturer, device class, ...) are the rows the request's
+    user may view: no filter dropdown lists another tenant's objects. The UI's list views and DRF's
+    filter backend both pass `request`."""
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        user = getattr(request, "user", None)
+        for f in self.filters.values():
+            choices = getattr(f, "queryset", None)  # model-choice filters only
+            if hasattr(choices, "restrict"):  # a restricted QuerySet or its manager
+                f.queryset = choices.restrict(user, "view")
+
+
 class AuditEventFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     kind = django_filters.MultipleChoiceFilter(choices=AuditKind.choices)

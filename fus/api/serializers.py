@@ -2,9 +2,9 @@
 
 from rest_framework import serializers
 
-from fus.choices import UpdateFlag, UpdateMethod, UpdatePriority
 from fus.models import DeviceClass, FirmwareFile, FirmwarePackage, Manufacturer, SigningCertificate
 from fus.validators import validate_version_string
+from portal.api.serializers import RestrictedRelationsMixin
 
 
 class OUIListField(serializers.ListField):
@@ -49,7 +49,7 @@ class SigningCertificateSerializer(serializers.ModelSerializer):
         ]
 
 
-class DeviceClassSerializer(serializers.ModelSerializer):
+class DeviceClassSerializer(RestrictedRelationsMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="deviceclass-detail")
     hardware_versions = serializers.ListField(
         child=serializers.CharField(max_length=64, validators=[validate_version_string]),
@@ -69,14 +69,6 @@ class DeviceClassSerializer(serializers.ModelSerializer):
             "created",
             "updated",
         ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["manufacturer"].queryset = Manufacturer.objects.restrict(
-                request.user, "view"
-            )
 
     def validate(self, attrs):
         from fus.services.catalogue import check_device_class
@@ -109,8 +101,8 @@ class FirmwareFileSerializer(serializers.ModelSerializer):
         return bool(obj.signer)
 
 
-class FirmwarePackageSerializer(serializers.ModelSerializer):
-    """A package as read; `POST /api/firmware/` takes FirmwareUploadSerializer."""
+class FirmwarePackageSerializer(RestrictedRelationsMixin, serializers.ModelSerializer):
+    """A package as read, and edited (PATCH); `POST /api/firmware/` takes FirmwareUploadSerializer."""
 
     url = serializers.HyperlinkedIdentityField(view_name="firmwarepackage-detail")
     files = FirmwareFileSerializer(many=True, read_only=True)
@@ -125,21 +117,11 @@ class FirmwarePackageSerializer(serializers.ModelSerializer):
             "id",
             "url",
             "manufacturer",
-            "software_version",
-            "package_name",
-            "description",
             "status",
             "device_classes",
+            *FirmwarePackage.METADATA_FIELDS,
             "package_size",
             "files",
-            "footprint_volatile",
-            "footprint_non_volatile",
-            "signed_packaging",
-            "manifest",
-            "update_flag",
-            "update_method",
-            "update_priority",
-            "message_descriptor",
             "approved_by",
             "approved_at",
             "created",
@@ -147,53 +129,22 @@ class FirmwarePackageSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["manufacturer", "status", "approved_by", "approved_at"]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["device_classes"].child_relation.queryset = DeviceClass.objects.restrict(
-                request.user, "view"
-            )
 
-
-class FirmwareUploadSerializer(serializers.Serializer):
+class FirmwareUploadSerializer(RestrictedRelationsMixin, serializers.ModelSerializer):
     """multipart/form-data: the metadata fields, `files` (one or more) and optional `signatures`.
     Without files (JSON), a draft package is created; add files with POST .../{id}/files/."""
 
     device_classes = serializers.PrimaryKeyRelatedField(
         many=True, queryset=DeviceClass.objects.all()
     )
-    software_version = serializers.CharField(max_length=64, validators=[validate_version_string])
-    package_name = serializers.CharField(max_length=255)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    footprint_volatile = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, default=None
-    )
-    footprint_non_volatile = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, default=None
-    )
-    signed_packaging = serializers.BooleanField(required=False, default=False)
-    manifest = serializers.BooleanField(required=False, default=False)
-    update_flag = serializers.ChoiceField(choices=UpdateFlag.choices, default=UpdateFlag.AUTOMATIC)
-    update_method = serializers.ChoiceField(
-        choices=UpdateMethod.choices, default=UpdateMethod.NEXT_RESTART
-    )
-    update_priority = serializers.ChoiceField(
-        choices=UpdatePriority.choices, default=UpdatePriority.NORMAL
-    )
-    message_descriptor = serializers.CharField(required=False, allow_blank=True, default="")
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=False), required=False, default=list
     )
     signatures = serializers.ListField(child=serializers.FileField(), required=False, default=list)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["device_classes"].child_relation.queryset = DeviceClass.objects.restrict(
-                request.user, "view"
-            )
+    class Meta:
+        model = FirmwarePackage
+        fields = ["device_classes", *FirmwarePackage.METADATA_FIELDS, "files", "signatures"]
 
     def validate_files(self, files):
         for f in files:

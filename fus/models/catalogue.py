@@ -187,6 +187,21 @@ class FirmwarePackage(ChangeLoggedModel):
     approved_at = models.DateTimeField(null=True, blank=True)
     validation_report = models.JSONField(default=dict, blank=True, editable=False)
 
+    # What a manufacturer declares about a package (forms, API and services all use this list).
+    METADATA_FIELDS = (
+        "software_version",
+        "package_name",
+        "description",
+        "footprint_volatile",
+        "footprint_non_volatile",
+        "signed_packaging",
+        "manifest",
+        "update_flag",
+        "update_method",
+        "update_priority",
+        "message_descriptor",
+    )
+
     tenant_path = "manufacturer"
     list_url_name = "fus:firmware_list"
     changelog_exclude = ("created", "updated", "validation_report")

@@ -13,10 +13,10 @@ Lifecycle of a package: draft -> validated -> approved -> retired.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,11 +24,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fus import signing
-from fus.choices import FirmwareStatus
+from fus.choices import FirmwareStatus, UpdateFlag, UpdateMethod, UpdatePriority
 from fus.models import (
     DeviceClass,
     FirmwareFile,
@@ -169,13 +170,14 @@ class FirmwareDraft:
     footprint_non_volatile: int | None = None
     signed_packaging: bool = False
     manifest: bool = False
-    update_flag: str = "automatic"
-    update_method: str = "next_restart"
-    update_priority: int = 3
+    update_flag: str = UpdateFlag.AUTOMATIC
+    update_method: str = UpdateMethod.NEXT_RESTART
+    update_priority: int = UpdatePriority.NORMAL
     message_descriptor: str = ""
 
     def fields(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "device_classes"}
+        """The package's column values (FirmwarePackage.METADATA_FIELDS)."""
+        return {name: getattr(self, name) for name in FirmwarePackage.METADATA_FIELDS}
 
 
 @dataclass
@@ -198,7 +200,7 @@ def safe_file_name(name: str) -> str:
 
 
 def pair_signatures(
-    images: Sequence[IncomingFile], signatures: Sequence[UploadedFileLike]
+    images: Sequence[IncomingFile], signatures: Sequence[UploadedFile]
 ) -> list[FirmwareUpload]:
     """Pair each signature with its image: `image.bin.p7s` signs `image.bin`; a single signature
     beside a single image signs that image. Unpaired signatures are an error."""
@@ -231,9 +233,6 @@ def pair_signatures(
     if errors:
         raise CatalogueError({"signatures": errors})
     return uploads
-
-
-UploadedFileLike = IncomingFile  # any Django UploadedFile with .name and .chunks()
 
 
 def _read_small(upload, limit: int) -> bytes | None:
@@ -272,7 +271,7 @@ def _check_targets(
 
 
 def _verify_uploads(
-    manufacturer: Manufacturer, draft: FirmwareDraft, uploads: Sequence[FirmwareUpload]
+    manufacturer: Manufacturer, signed_packaging: bool, uploads: Sequence[FirmwareUpload]
 ) -> list[str]:
     errors: list[str] = []
     names = [safe_file_name(u.image.name) for u in uploads]
@@ -288,7 +287,7 @@ def _verify_uploads(
     anchors = trust_anchors(manufacturer)
     for u in uploads:
         if u.signature is None:
-            if draft.signed_packaging:
+            if signed_packaging:
                 errors.append(
                     f"File {u.image.name!r}: the package declares SignedPackaging but no signature "
                     f"was uploaded for it (upload {safe_file_name(u.image.name)}.p7s)."
@@ -322,14 +321,10 @@ def upload_firmware(
     a `firmware_upload_rejected` audit event kept.
     """
     try:
-        errors = _check_targets(manufacturer, draft.software_version, draft.device_classes, None)
+        errors = _check_new_package(manufacturer, draft)
         if not uploads:
             errors.append("Upload at least one image file.")
-        if FirmwarePackage.objects.filter(
-            manufacturer=manufacturer, package_name=draft.package_name
-        ).exists():
-            errors.append(f"PackageName {draft.package_name!r} is already used by {manufacturer}.")
-        errors += _verify_uploads(manufacturer, draft, uploads)
+        errors += _verify_uploads(manufacturer, draft.signed_packaging, uploads)
         if errors:
             raise CatalogueError({"__all__": errors})
         package = _store_package(manufacturer, draft, uploads, actor=actor)
@@ -348,56 +343,35 @@ def upload_firmware(
     return package
 
 
-def _store_package(
-    manufacturer, draft: FirmwareDraft, uploads: Sequence[FirmwareUpload], *, actor
-) -> FirmwarePackage:
+def _check_new_package(manufacturer: Manufacturer, draft: FirmwareDraft) -> list[str]:
+    errors = _check_targets(manufacturer, draft.software_version, draft.device_classes, None)
+    if FirmwarePackage.objects.filter(
+        manufacturer=manufacturer, package_name=draft.package_name
+    ).exists():
+        errors.append(f"PackageName {draft.package_name!r} is already used by {manufacturer}.")
+    return errors
+
+
+def _create_package(manufacturer: Manufacturer, draft: FirmwareDraft, *, actor) -> FirmwarePackage:
+    package = FirmwarePackage.objects.create(
+        manufacturer=manufacturer, uploaded_by=actor, status=FirmwareStatus.DRAFT, **draft.fields()
+    )
+    for dc in draft.device_classes:
+        FirmwareTarget.objects.create(
+            package=package, device_class=dc, software_version=draft.software_version
+        )
+    return package
+
+
+@contextlib.contextmanager
+def _storing_files() -> Iterator[list[Path]]:
+    """A transaction in which incoming files are moved into the firmware folder: the caller appends
+    each destination to the yielded list, and if the transaction fails they are unlinked again, so
+    storage and database never disagree. Constraint violations become a CatalogueError."""
     moved: list[Path] = []
     try:
         with transaction.atomic():
-            package = FirmwarePackage.objects.create(
-                manufacturer=manufacturer,
-                uploaded_by=actor,
-                status=FirmwareStatus.DRAFT,
-                **draft.fields(),
-            )
-            for dc in draft.device_classes:
-                FirmwareTarget.objects.create(
-                    package=package, device_class=dc, software_version=draft.software_version
-                )
-            for u in uploads:
-                name = safe_file_name(u.image.name)
-                ff = FirmwareFile(
-                    package=package,
-                    file_name=name,
-                    size=u.image.size,
-                    sha256=u.image.sha256,
-                    module_type=u.module_type,
-                    vendor_specific_info=u.vendor_specific_info,
-                    signature=u.signature,
-                    signer=u.verified.signer_subject[:500] if u.verified else "",
-                    signed_at=u.verified.signing_time if u.verified else None,
-                )
-                relative = firmware_upload_to(ff, name)
-                destination = Path(settings.MEDIA_ROOT) / relative
-                if destination.exists():
-                    raise CatalogueError(
-                        {"__all__": [f"Storage already holds {relative}; refusing to overwrite."]}
-                    )
-                u.image.move_to(destination)
-                moved.append(destination)
-                ff.file.name = relative
-                ff.save()
-            _mark_validated(package, actor=actor)
-            record_event(
-                AuditKind.FIRMWARE_UPLOADED,
-                obj=package,
-                actor=actor,
-                message=f"{len(uploads)} file(s), {sum(u.image.size for u in uploads):,} bytes",
-                details={
-                    "files": {safe_file_name(u.image.name): u.image.sha256 for u in uploads},
-                    "signed": [safe_file_name(u.image.name) for u in uploads if u.verified],
-                },
-            )
+            yield moved
     except IntegrityError as exc:
         _unlink_all(moved)
         raise CatalogueError(
@@ -406,6 +380,53 @@ def _store_package(
     except BaseException:
         _unlink_all(moved)
         raise
+
+
+def _store_file(
+    package: FirmwarePackage, upload: FirmwareUpload, moved: list[Path]
+) -> FirmwareFile:
+    """Move one verified upload into the package's folder and record it (inside `_storing_files`)."""
+    name = safe_file_name(upload.image.name)
+    relative = firmware_upload_to(FirmwareFile(package=package), name)
+    destination = Path(settings.MEDIA_ROOT) / relative
+    if destination.exists():
+        raise CatalogueError(
+            {"__all__": [f"Storage already holds {relative}; refusing to overwrite."]}
+        )
+    upload.image.move_to(destination)
+    moved.append(destination)
+    return FirmwareFile.objects.create(
+        package=package,
+        file_name=name,
+        file=relative,
+        size=upload.image.size,
+        sha256=upload.image.sha256,
+        module_type=upload.module_type,
+        vendor_specific_info=upload.vendor_specific_info,
+        signature=upload.signature,
+        signer=upload.verified.signer_subject[:500] if upload.verified else "",
+        signed_at=upload.verified.signing_time if upload.verified else None,
+    )
+
+
+def _store_package(
+    manufacturer: Manufacturer, draft: FirmwareDraft, uploads: Sequence[FirmwareUpload], *, actor
+) -> FirmwarePackage:
+    with _storing_files() as moved:
+        package = _create_package(manufacturer, draft, actor=actor)
+        for u in uploads:
+            _store_file(package, u, moved)
+        _mark_validated(package, actor=actor)
+        record_event(
+            AuditKind.FIRMWARE_UPLOADED,
+            obj=package,
+            actor=actor,
+            message=f"{len(uploads)} file(s), {sum(u.image.size for u in uploads):,} bytes",
+            details={
+                "files": {safe_file_name(u.image.name): u.image.sha256 for u in uploads},
+                "signed": [safe_file_name(u.image.name) for u in uploads if u.verified],
+            },
+        )
     return package
 
 
@@ -432,21 +453,10 @@ def _mark_validated(package: FirmwarePackage, *, actor) -> None:
 @transaction.atomic
 def create_firmware(manufacturer: Manufacturer, draft: FirmwareDraft, *, actor) -> FirmwarePackage:
     """A draft package with no files yet (REST): files follow with `add_firmware_file`."""
-    errors = _check_targets(manufacturer, draft.software_version, draft.device_classes, None)
-    if FirmwarePackage.objects.filter(
-        manufacturer=manufacturer, package_name=draft.package_name
-    ).exists():
-        errors.append(f"PackageName {draft.package_name!r} is already used by {manufacturer}.")
+    errors = _check_new_package(manufacturer, draft)
     if errors:
         raise CatalogueError({"__all__": errors})
-    package = FirmwarePackage.objects.create(
-        manufacturer=manufacturer, uploaded_by=actor, **draft.fields()
-    )
-    for dc in draft.device_classes:
-        FirmwareTarget.objects.create(
-            package=package, device_class=dc, software_version=draft.software_version
-        )
-    return package
+    return _create_package(manufacturer, draft, actor=actor)
 
 
 @attributed
@@ -461,44 +471,16 @@ def add_firmware_file(package: FirmwarePackage, upload: FirmwareUpload, *, actor
                     ]
                 }
             )
-        errors = _verify_uploads(package.manufacturer, _draft_of(package), [upload])
+        errors = _verify_uploads(package.manufacturer, package.signed_packaging, [upload])
         name = safe_file_name(upload.image.name)
         if package.files.filter(file_name=name).exists():
             errors.append(f"File {name!r} is already part of this package.")
         if errors:
             raise CatalogueError({"file": errors})
-        relative = firmware_upload_to(FirmwareFile(package=package), name)
-        destination = Path(settings.MEDIA_ROOT) / relative
-        try:
-            with transaction.atomic():
-                upload.image.move_to(destination)
-                ff = FirmwareFile.objects.create(
-                    package=package,
-                    file_name=name,
-                    file=relative,
-                    size=upload.image.size,
-                    sha256=upload.image.sha256,
-                    module_type=upload.module_type,
-                    vendor_specific_info=upload.vendor_specific_info,
-                    signature=upload.signature,
-                    signer=upload.verified.signer_subject[:500] if upload.verified else "",
-                    signed_at=upload.verified.signing_time if upload.verified else None,
-                )
-        except BaseException:
-            destination.unlink(missing_ok=True)
-            raise
-        return ff
+        with _storing_files() as moved:
+            return _store_file(package, upload, moved)
     finally:
         upload.image.discard()
-
-
-def _draft_of(package: FirmwarePackage) -> FirmwareDraft:
-    return FirmwareDraft(
-        software_version=package.software_version,
-        package_name=package.package_name,
-        device_classes=list(package.device_classes.all()),
-        signed_packaging=package.signed_packaging,
-    )
 
 
 def _locked_in(package: FirmwarePackage, states: tuple[str, ...], refusal) -> FirmwarePackage:
@@ -638,12 +620,3 @@ def delete_firmware(package: FirmwarePackage, *, actor) -> None:
     with transaction.atomic():
         package.delete()
         transaction.on_commit(lambda: _unlink_all(paths))
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a stored file, streamed (for audits of storage integrity)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -19,9 +19,7 @@ def home(request):
     from fus.models import DeviceClass, FirmwarePackage, Manufacturer
 
     packages = FirmwarePackage.objects.restrict(request.user)
-    by_status = dict(
-        packages.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
-    )
+    by_status = dict(packages.order_by().values_list("status").annotate(n=Count("pk")))
     return render(
         request,
         "portal/home.html",

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.text import slugify
@@ -63,14 +63,7 @@ class ObjectListView(LoginRequiredMixin, View):
         return self.queryset.restrict(request.user, "view")
 
     def get_filterset(self, request, queryset):
-        kwargs = (
-            {"user": request.user}
-            if "user" in self.filterset_class.__init__.__code__.co_varnames
-            else {}
-        )
-        return self.filterset_class(
-            request.GET or None, queryset=queryset, request=request, **kwargs
-        )
+        return self.filterset_class(request.GET or None, queryset=queryset, request=request)
 
     def get(self, request):
         filterset = self.get_filterset(request, self.get_queryset(request))
@@ -275,12 +268,3 @@ class ObjectDeleteView(LoginRequiredMixin, View):
             return HttpResponseRedirect(obj.get_absolute_url())
         messages.success(request, f"Deleted {obj._meta.verbose_name} {obj}.")
         return HttpResponseRedirect(reverse(_list_url(obj._meta.model)))
-
-
-def csv_response(rows, header, filename) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return response

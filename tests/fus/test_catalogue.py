@@ -356,3 +356,10 @@ def test_device_class_in_use_cannot_be_deleted(tenants):
     make_package(tenants["dc_a"], "1.0")
     with pytest.raises(ProtectedError):
         DeviceClass.objects.get(pk=tenants["dc_a"].pk).delete()
+
+
+def test_draft_declares_exactly_the_package_metadata_fields():
+    from dataclasses import fields
+
+    declared = {f.name for f in fields(catalogue.FirmwareDraft)} - {"device_classes"}
+    assert declared == set(FirmwarePackage.METADATA_FIELDS)

@@ -202,3 +202,23 @@ def test_certificates_are_tenant_scoped(catalogue):
     add_signing_certificate(catalogue["b"], name="b", pem=pki.make_root("B").cert_pem())
     assert not SigningCertificate.objects.restrict(catalogue["supplier_a"]).exists()
     assert SigningCertificate.objects.restrict(catalogue["supplier_b"]).count() == 1
+
+
+@pytest.mark.parametrize("url_name", ["fus:deviceclass_list", "fus:firmware_list"])
+def test_filter_choices_list_only_own_manufacturers(client, catalogue, url_name):
+    """Every model-choice filter is restricted (RestrictedFilterSet), not only hand-picked ones."""
+    client.force_login(catalogue["supplier_a"])
+    page = client.get(reverse(url_name)).content.decode()
+    assert "Alpha" in page and "Beta" not in page and "3C62F0" not in page
+
+
+def test_rest_related_fields_offer_only_own_rows(catalogue):
+    api = APIClient()
+    api.force_authenticate(catalogue["supplier_a"])
+    foreign = api.post(
+        "/api/device-classes/",
+        {"manufacturer": catalogue["b"].pk, "oui": "3C62F0", "product_class": "X"},
+        format="json",
+    )
+    assert foreign.status_code == 400 and "manufacturer" in foreign.json()
+    assert not DeviceClass.objects.filter(product_class="X").exists()
