@@ -33,7 +33,7 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 run: $(VENV)/.run-deps
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py runportal
+	PORTAL_DEMO_FLEET=$${PORTAL_DEMO_FLEET:-true} $(PY) manage.py runportal
 
 # Debian's Chromium for the real-browser tests (Playwright drives it; it cannot download its own).
 browser:

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from portal.choices import AuditKind
+from portal.fields import CodeChoicesCharField
 from portal.permissions import RestrictedQuerySet
 
 
@@ -40,7 +41,7 @@ class AuditEvent(models.Model):
     actor_name = models.CharField(
         max_length=150, blank=True, help_text="Kept if the user is deleted."
     )
-    kind = models.CharField(max_length=40, choices=AuditKind.choices, db_index=True)
+    kind = CodeChoicesCharField(max_length=40, choices=AuditKind.choices, db_index=True)
     object_type = models.ForeignKey(
         ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -60,3 +61,25 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.actor_name or 'system'} {self.kind}"
+
+
+class SavedFilter(models.Model):
+    """A user's named search on a list page: the page's path and its query string (saved searches
+    of the device list, usable by bulk actions). Owned by one user; nobody else sees it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters"
+    )
+    path = models.CharField(max_length=200, help_text="The list page, e.g. /devices/.")
+    name = models.CharField(max_length=100)
+    query = models.TextField(blank=True, help_text="The URL query string of the filter.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("path", "name")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "path", "name"], name="portal_savedfilter_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.path})"

@@ -25,13 +25,33 @@ class MenuSection:
 
 MENU: tuple[MenuSection, ...] = (
     MenuSection(
+        "Devices",
+        (
+            MenuItem("Devices", "devices:list", permission="acs.view_device"),
+            MenuItem("Help desk: find a box", "cds:search", permission="cds.view_storage"),
+            MenuItem("CDS nearly full", "cds:nearly_full", permission="cds.view_storage"),
+            MenuItem("CDS configuration", "cds:jobs", permission="cds.change_configurationjob"),
+            MenuItem(
+                "Home-network compliance", "homenet:dashboard", permission="homenet.view_compliance"
+            ),
+            MenuItem("Configuration profiles", "profiles:list", permission="homenet.view_profile"),
+        ),
+    ),
+    MenuSection(
         "Firmware catalogue",
         (
             MenuItem(
                 "Firmware packages", "fus:firmware_list", permission="fus.view_firmwarepackage"
             ),
+            MenuItem(
+                "Import metadata", "fus:metadata_import", permission="fus.add_firmwarepackage"
+            ),
             MenuItem("Device classes", "fus:deviceclass_list", permission="fus.view_deviceclass"),
             MenuItem("Manufacturers", "fus:manufacturer_list", permission="fus.view_manufacturer"),
+            MenuItem("Update reports", "fus:report_list", permission="fus.view_updatereport"),
+            MenuItem("Rollouts", "rollouts:list", permission="fus.view_rollout"),
+            MenuItem("Carousels", "fus:carousel_list", permission="fus.view_carousel"),
+            MenuItem("FUS & RMS entities", "fus:entities", permission="fus.view_fusentity"),
         ),
     ),
     MenuSection(
@@ -52,6 +72,8 @@ SUPPLIER_MENU: tuple[MenuSection, ...] = (
         (
             MenuItem("Overview", "supplier:home", roles=("supplier",)),
             MenuItem("Upload firmware", "supplier:upload", roles=("supplier",)),
+            MenuItem("Update reports", "fus:report_list", roles=("supplier",)),
+            MenuItem("Import metadata", "supplier:metadata_import", roles=("supplier",)),
             MenuItem("API documentation", "api-docs", roles=("supplier",)),
         ),
     ),

@@ -67,7 +67,9 @@ INSTALLED_APPS = [
     "portal",
     "fus",
     "acs",
+    "acs.ui",
     "cds",
+    "acs.homenet",
 ]
 
 MIDDLEWARE = [
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.navigation.navigation",
+                "acs.context_processors.cwmp_auth",
             ],
         },
     },
@@ -113,6 +116,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.int(
+    "DATABASE_POOL_SIZE", default=0
+):
+    # Under ASGI every request runs in a fresh thread, so without a pool each request opens a new
+    # PostgreSQL connection. DATABASE_POOL_SIZE=N keeps up to N per process (psycopg_pool).
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_SIZE"),
+        "timeout": 10,
+    }
 DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -155,6 +168,9 @@ FILE_UPLOAD_HANDLERS = ["fus.uploads.HashingUploadHandler"]
 FIRMWARE_MAX_FILE_SIZE = env.int("FIRMWARE_MAX_FILE_SIZE", default=8 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # non-file form fields only
 FILE_UPLOAD_PERMISSIONS = 0o640
+# Each process keeps the approved catalogue's targeting compiled in memory (QRC, RequestDownload,
+# carousels); a change made by another process is seen within this many seconds.
+TARGETING_CACHE_SECONDS = env.float("TARGETING_CACHE_SECONDS", default=2.0)
 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -212,9 +228,69 @@ CELERY_TIMEZONE = TIME_ZONE
 # Installed into django-celery-beat's tables by its DatabaseScheduler when beat starts.
 CELERY_BEAT_SCHEDULE = {
     "purge-stale-uploads": {"task": "fus.uploads.purge_stale", "schedule": 3600.0},
+    "acs-expire-sessions": {"task": "acs.sessions.expire", "schedule": 60.0},
+    "acs-purge-nonces": {"task": "acs.nonces.purge", "schedule": 600.0},
+    "fus-rollouts-tick": {"task": "fus.rollouts.tick", "schedule": 10.0},
+    "cds-configuration-tick": {"task": "cds.configuration.tick", "schedule": 10.0},
+    "fus-carousels-watchdog": {"task": "fus.carousels.watchdog", "schedule": 10.0},
+    "homenet-schedule": {"task": "homenet.schedule", "schedule": 60.0},
 }
+# Each running carousel is one long task on its own queue, consumed by its own worker (runportal).
+CELERY_TASK_ROUTES = {"acs.*": {"queue": "acs"}, "fus.carousels.run": {"queue": "carousel"}}
 # Tests and one-off scripts may run tasks inline; the portal itself never does.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- Multicast carousels (docs/multicast.md) ------------------------------------------------------
+# Threads of the `carousel` worker: one per running carousel (each mostly sleeps between packets).
+CAROUSEL_WORKER_CONCURRENCY = env.int("CAROUSEL_WORKER_CONCURRENCY", default=32)
+# How often a running carousel writes its state and looks for stop/reload; the watchdog (beat)
+# restarts a carousel meant to run whose heartbeat is older than CAROUSEL_STALE_SECONDS.
+CAROUSEL_HEARTBEAT_SECONDS = env.float("CAROUSEL_HEARTBEAT_SECONDS", default=2.0)
+CAROUSEL_STALE_SECONDS = env.float("CAROUSEL_STALE_SECONDS", default=30.0)
+# PEM private key (Ed25519, ECDSA P-256 or RSA) that signs SAP announcements; empty: unsigned.
+FUS_SAP_SIGNING_KEY = env.str("FUS_SAP_SIGNING_KEY", default="")
+
+# --- ACS (TR-069 CWMP endpoint /cwmp; docs/acs.md) -----------------------------------------------
+# Box authentication: digest (default; RFC 7616), basic (refused over plain HTTP), none (labs only).
+CWMP_AUTH = env.str("CWMP_AUTH", default="digest")
+CWMP_REALM = env.str("CWMP_REALM", default="rms-fus")
+CWMP_DIGEST_ALGORITHMS = tuple(env.list("CWMP_DIGEST_ALGORITHMS", default=["SHA-256", "MD5"]))
+CWMP_NONCE_LIFETIME = env.int("CWMP_NONCE_LIFETIME", default=300)
+# Boxes the registry does not know: known-ouis (OUI of a catalogue manufacturer), all, refuse.
+CWMP_UNKNOWN_DEVICES = env.str("CWMP_UNKNOWN_DEVICES", default="known-ouis")
+# First-contact credentials; a box using them is given its own (docs/acs.md, "Credentials").
+CWMP_BOOTSTRAP_USERNAME = env.str("CWMP_BOOTSTRAP_USERNAME", default="")
+CWMP_BOOTSTRAP_PASSWORD = env.str("CWMP_BOOTSTRAP_PASSWORD", default="")
+CWMP_MAX_CONCURRENT_SESSIONS = env.int("CWMP_MAX_CONCURRENT_SESSIONS", default=1000)
+CWMP_SESSION_TIMEOUT = env.int("CWMP_SESSION_TIMEOUT", default=60)
+CWMP_RETRY_AFTER = env.int("CWMP_RETRY_AFTER", default=30)
+CWMP_MAX_BODY = env.int("CWMP_MAX_BODY", default=1024 * 1024)
+CWMP_TRANSCRIPTS = env.int("CWMP_TRANSCRIPTS", default=5)
+CWMP_TRANSCRIPT_MAX_BYTES = env.int("CWMP_TRANSCRIPT_MAX_BYTES", default=64 * 1024)
+CWMP_CONNECTION_REQUEST_TIMEOUT = env.float("CWMP_CONNECTION_REQUEST_TIMEOUT", default=10.0)
+# TLS for the uvicorn processes of `make run` (PEM files); CWMP_PORT adds a listener (e.g. 7547).
+PORTAL_TLS_CERT = env.str("PORTAL_TLS_CERT", default="")
+PORTAL_TLS_KEY = env.str("PORTAL_TLS_KEY", default="")
+CWMP_PORT = env.int("CWMP_PORT", default=0)
+# Where boxes download firmware from (the download server /firmware/ is issue #5).
+FUS_DOWNLOAD_BASE_URL = env.str("FUS_DOWNLOAD_BASE_URL", default="http://127.0.0.1:8000/firmware/")
+
+# --- FUS delivery: QRC /qrc, downloads /firmware/, reports /fus/report (docs/qrc.md) ------------
+# Download access control: none, signed-url (HMAC, time-limited), digest (per-box credentials).
+FUS_DOWNLOAD_AUTH = env.str("FUS_DOWNLOAD_AUTH", default="none")
+FUS_DOWNLOAD_URL_TTL = env.int("FUS_DOWNLOAD_URL_TTL", default=7 * 24 * 3600)
+FUS_DOWNLOAD_URL_SECRET = env.str("FUS_DOWNLOAD_URL_SECRET", default="")  # else from SECRET_KEY
+# nginx internal location serving MEDIA_ROOT (e.g. /protected-firmware/); empty: Django streams.
+FUS_DOWNLOAD_ACCEL_REDIRECT = env.str("FUS_DOWNLOAD_ACCEL_REDIRECT", default="")
+FUS_QRC_AUTH = env.str("FUS_QRC_AUTH", default="none")  # none or digest
+FUS_QRC_MODE = env.str("FUS_QRC_MODE", default="unmanaged")  # packages' Mode: unmanaged/managed/any
+FUS_DIGEST_SECRET = env.str("FUS_DIGEST_SECRET", default="")  # per-box passwords; else SECRET_KEY
+FUS_DIGEST_REALM = env.str("FUS_DIGEST_REALM", default="rms-fus FUS")
+FUS_REPORT_RATE = env.int("FUS_REPORT_RATE", default=60)  # reports per minute per address
+
+# --- Discovery: /dvb-ipi-fus-stub.dvb and /sdns/rms-fus-discovery.xml (docs/discovery.md) -------
+# DomainName of the SD&S RMS-FUS record (needs a dot); empty: derived from the request's host.
+SDNS_DOMAIN_NAME = env.str("SDNS_DOMAIN_NAME", default="")
 
 # --- Channels -----------------------------------------------------------------------------------
 if REDIS_URL:
@@ -229,6 +305,8 @@ else:
 
 # --- Demo data ----------------------------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
+# `make run` also starts a fleet of 20 simulated boxes (cpesim) against /cwmp (docs/cpesim.md).
+PORTAL_DEMO_FLEET = env.bool("PORTAL_DEMO_FLEET", default=False)
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -12,6 +12,21 @@ def _media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2's 1M iterations cost seconds per user on a busy machine; tests need no strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_targeting_index(settings):
+    """The per-process targeting index must not outlive a test's rolled-back catalogue."""
+    from fus.services import targeting
+
+    settings.TARGETING_CACHE_SECONDS = 0
+    targeting._CATALOGUE.invalidate()
+
+
 @pytest.fixture
 def tenants(db):
     """Two manufacturers with a device class and a supplier user each, plus noc, helpdesk, admin."""

@@ -1,7 +1,6 @@
 """Serializer base pieces shared by the apps' APIs."""
 
 
-
 class RestrictedRelationsMixin:
     """Every related field (single or many) offers only the rows the request's user may view, so a
     supplier cannot point at another manufacturer's object: it is an unknown id, like a missing one.

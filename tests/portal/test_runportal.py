@@ -147,7 +147,7 @@ def test_ctrl_c_stops_every_process(portal):
     children = subprocess.run(
         ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
     ).stdout.split()
-    assert len(children) == 3
+    assert len(children) == 4  # web, worker, carousel worker, beat
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=40) == 0
     time.sleep(0.5)

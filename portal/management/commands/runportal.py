@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand
 
 STOP_TIMEOUT = 15
@@ -52,6 +53,47 @@ class Child:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
+def uvicorn_argv(bindir: str, host: str, port: int) -> list[str]:
+    """uvicorn serving the portal; with PORTAL_TLS_CERT/PORTAL_TLS_KEY it speaks HTTPS only
+    (uvicorn's ssl options; request.is_secure() is then true, which CWMP_AUTH=basic requires)."""
+    # uvicorn, not daphne: it applies backpressure to request bodies, so a 2 GB firmware
+    # upload streams to disk; daphne queues the whole body in memory (decision 0003).
+    argv = [
+        os.path.join(bindir, "uvicorn"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--proxy-headers",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "10",
+    ]
+    cert, key = settings.PORTAL_TLS_CERT, settings.PORTAL_TLS_KEY
+    if bool(cert) != bool(key):
+        raise ImproperlyConfigured("PORTAL_TLS_CERT and PORTAL_TLS_KEY must be set together")
+    if cert:
+        for name, path in (("PORTAL_TLS_CERT", cert), ("PORTAL_TLS_KEY", key)):
+            if not os.path.isfile(path):
+                raise ImproperlyConfigured(f"{name}={path!r}: no such file")
+        argv += ["--ssl-certfile", cert, "--ssl-keyfile", key]
+    return [*argv, "portal.asgi:application"]
+
+
+def carousel_concurrency() -> int:
+    """Threads of the carousel worker: CAROUSEL_WORKER_CONCURRENCY, and never fewer than the
+    configured carousels plus headroom (the database may not be migrated yet: then the setting)."""
+    from django.db import DatabaseError
+
+    from fus.models import Carousel
+
+    try:
+        configured = Carousel.objects.count()
+    except DatabaseError:  # not migrated yet: the setting alone decides
+        configured = 0
+    return max(settings.CAROUSEL_WORKER_CONCURRENCY, configured + 4)
+
+
 class Command(BaseCommand):
     help = "Run uvicorn, a Celery worker and Celery beat together (Ctrl-C stops all)."
 
@@ -65,22 +107,11 @@ class Command(BaseCommand):
         bindir = os.path.dirname(python)
         celery = os.path.join(bindir, "celery")
         children = [
-            # uvicorn, not daphne: it applies backpressure to request bodies, so a 2 GB firmware
-            # upload streams to disk; daphne queues the whole body in memory (decision 0003).
-            Child(
-                "web",
-                [
-                    os.path.join(bindir, "uvicorn"),
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                    "--proxy-headers",
-                    "--no-access-log",
-                    "--timeout-graceful-shutdown",
-                    "10",
-                    "portal.asgi:application",
-                ],
+            Child("web", uvicorn_argv(bindir, host, port)),
+            *(
+                [Child("cwmp", uvicorn_argv(bindir, host, settings.CWMP_PORT))]
+                if settings.CWMP_PORT
+                else []
             ),
             Child(
                 "worker",
@@ -99,6 +130,28 @@ class Command(BaseCommand):
                     f"default@{os.uname().nodename}",
                 ],
             ),
+            # The multicast carousels: one long task per running carousel, on their own queue,
+            # in threads (each mostly sleeps between packets), so a busy default worker never
+            # delays them and enough slots exist for every configured carousel.
+            Child(
+                "carousels",
+                [
+                    celery,
+                    "-A",
+                    "portal",
+                    "worker",
+                    "-l",
+                    "INFO",
+                    "-Q",
+                    "carousel",
+                    "-P",
+                    "threads",
+                    "--concurrency",
+                    str(carousel_concurrency()),
+                    "-n",
+                    f"carousel@{os.uname().nodename}",
+                ],
+            ),
             Child(
                 "beat",
                 [
@@ -113,6 +166,16 @@ class Command(BaseCommand):
                 ],
             ),
         ]
+        if settings.PORTAL_DEMO_FLEET:
+            from cpesim.demo import demo_argv
+
+            # 20 simulated boxes against /cwmp, with the ACS's first-contact credentials.
+            fleet = demo_argv(
+                f"http://{host}:{port}/cwmp",
+                username=getattr(settings, "CWMP_BOOTSTRAP_USERNAME", ""),
+                password=getattr(settings, "CWMP_BOOTSTRAP_PASSWORD", ""),
+            )
+            children.append(Child("fleet", [python, "-m", "cpesim", *fleet]))
         stopping = False
 
         def request_stop(signum, frame):
@@ -128,7 +191,13 @@ class Command(BaseCommand):
             "Redis" if settings.REDIS_URL else f"filesystem broker in {settings.CELERY_BROKER_DIR}"
         )
         db = settings.DATABASES["default"]
-        self.stdout.write(self.style.SUCCESS(f"\nRMS-FUS Portal: http://{host}:{port}/"))
+        scheme = "https" if settings.PORTAL_TLS_CERT else "http"
+        self.stdout.write(self.style.SUCCESS(f"\nRMS-FUS Portal: {scheme}://{host}:{port}/"))
+        self.stdout.write(
+            f"  CWMP (ACS): {scheme}://{host}:{port}/cwmp"
+            + (f" and {scheme}://{host}:{settings.CWMP_PORT}/cwmp" if settings.CWMP_PORT else "")
+            + f" (CWMP_AUTH={settings.CWMP_AUTH})"
+        )
         self.stdout.write(
             f"  database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('NAME')}; Celery: {broker}"
         )
