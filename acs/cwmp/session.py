@@ -262,6 +262,19 @@ def handle(state: SessionState, envelope: Envelope | None) -> Step:
     return _acs_requests(state, envelope, message)
 
 
+def continue_with(state: SessionState, *requests: QueuedRequest) -> Step:
+    """Send `requests` after a step that closed the session only because the queue was empty.
+
+    The caller learns of new requests while applying a step's events (e.g. GetParameterValues for
+    the names a GetParameterNamesResponse just listed); the box is still waiting for the answer
+    to that POST, so instead of the 204 it gets the first of `requests`. Raises ValueError for a
+    session that is not cleanly closed (a violation closes with the in-flight request abandoned).
+    """
+    if state.phase is not Phase.CLOSED or state.in_flight is not None or not requests:
+        raise ValueError("continue_with needs a cleanly closed session and at least one request")
+    return _next_request(replace(state, queue=state.queue + requests), ())
+
+
 def abort(state: SessionState, reason: str) -> Step:
     """End the session from outside (time-out, malformed POST, dropped connection)."""
     return _close(state, (), violation=reason)

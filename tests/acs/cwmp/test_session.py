@@ -361,3 +361,24 @@ def test_state_survives_json(
 def test_corrupt_stored_state_is_refused(data: dict) -> None:
     with pytest.raises(ValueError):
         s.SessionState.from_dict(data)
+
+
+def test_continue_with_sends_a_request_instead_of_closing():
+    box = Box(s.new_session("c1"))
+    box.post(inform())
+    step = s.handle(box.state, None)  # empty POST, empty queue: the machine closes
+    assert step.response is None and step.state.phase is s.Phase.CLOSED
+    step = s.continue_with(step.state, s.QueuedRequest("t1", GPV))
+    sent = parse_envelope(step.response)
+    assert sent.message == GPV and sent.cwmp_id == "c1.1"
+    assert step.events == (s.RpcSent("t1", "c1.1"),)
+    assert step.state.phase is s.Phase.ACS_REQUESTS and step.state.namespace == CWMP_1_2
+
+
+def test_continue_with_refuses_a_session_that_is_not_cleanly_closed():
+    box = Box(s.new_session("c2"))
+    with pytest.raises(ValueError, match="cleanly closed"):
+        s.continue_with(box.state, s.QueuedRequest("t1", GPV))
+    box.post(inform())
+    with pytest.raises(ValueError):
+        s.continue_with(box.state, s.QueuedRequest("t1", GPV))
