@@ -13,7 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-from fus.choices import FirmwareStatus, UpdateFlag, UpdateMethod, UpdatePriority
+from fus.choices import FirmwareStatus, MetadataMode, UpdateFlag, UpdateMethod, UpdatePriority
 from fus.validators import validate_oui, validate_version_string
 from portal.fields import URLField
 from portal.models import ChangeLoggedModel
@@ -186,6 +186,39 @@ class FirmwarePackage(ChangeLoggedModel):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     validation_report = models.JSONField(default=dict, blank=True, editable=False)
+    # RMSFUSMetadata: Mode, ValidityTimeRange, the FUS/RMS entities, TargetDevicesInfo, and what the
+    # metadata declared before the files arrived (PackageSize, PackageFile list).
+    mode = models.CharField(
+        "Mode", max_length=10, choices=MetadataMode.choices, default=MetadataMode.MANAGED
+    )
+    valid_from = models.DateTimeField("ValidityTimeRange StartTime", null=True, blank=True)
+    valid_until = models.DateTimeField("ValidityTimeRange EndTime", null=True, blank=True)
+    fus_entity = models.ForeignKey(
+        "fus.FusEntity", null=True, blank=True, on_delete=models.SET_NULL, related_name="packages"
+    )
+    rms_entity = models.ForeignKey(
+        "fus.RmsEntity", null=True, blank=True, on_delete=models.SET_NULL, related_name="packages"
+    )
+    message_language = models.CharField(
+        "MessageDescriptor language", max_length=3, blank=True, help_text="ISO 639-2, e.g. eng."
+    )
+    message_translations = models.JSONField(
+        default=list, blank=True, help_text="Further MessageDescriptors: [{language, text}]."
+    )
+    target_interfaces = models.JSONField(
+        "TargetDevicesInfo SupportedInterfaces", default=list, blank=True
+    )
+    target_vendor_info = models.TextField("TargetDevicesInfo VendorSpecificInfo", blank=True)
+    declared_package_size = models.PositiveBigIntegerField(
+        "declared PackageSize", null=True, blank=True, editable=False
+    )
+    declared_files = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="PackageFile entries of imported metadata: [{file_name, file_size, module_type, "
+        "vendor_specific_info}].",
+    )
 
     # What a manufacturer declares about a package (forms, API and services all use this list).
     METADATA_FIELDS = (
@@ -216,6 +249,12 @@ class FirmwarePackage(ChangeLoggedModel):
             models.CheckConstraint(
                 condition=models.Q(update_priority__gte=1, update_priority__lte=4),
                 name="fus_package_priority_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_from__isnull=True)
+                | models.Q(valid_until__isnull=True)
+                | models.Q(valid_from__lte=models.F("valid_until")),
+                name="fus_package_validity_ordered",
             ),
         ]
 

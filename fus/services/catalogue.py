@@ -40,6 +40,7 @@ from fus.models import (
     SigningCertificate,
 )
 from fus.models.catalogue import firmware_upload_to
+from fus.services.targeting import sync_device_class_targets
 from fus.uploads import IncomingFile
 from fus.validators import normalize_oui, validate_oui
 from portal.audit import attributed, record_event
@@ -360,6 +361,7 @@ def _create_package(manufacturer: Manufacturer, draft: FirmwareDraft, *, actor) 
         FirmwareTarget.objects.create(
             package=package, device_class=dc, software_version=draft.software_version
         )
+    sync_device_class_targets(package, draft.device_classes)
     return package
 
 
@@ -531,6 +533,7 @@ def update_firmware(
     package.targets.all().delete()
     for dc in targets:
         FirmwareTarget.objects.create(package=package, device_class=dc, software_version=version)
+    sync_device_class_targets(package, targets)
     return package
 
 
@@ -561,6 +564,7 @@ def validate_firmware(package: FirmwarePackage, *, actor) -> FirmwarePackage:
             errors.append(
                 f"File {f.file_name!r} has no signature but the package declares SignedPackaging."
             )
+    errors += _check_declared_files(package, files)
     errors += _check_targets(
         package.manufacturer, package.software_version, list(package.device_classes.all()), package
     )
@@ -568,6 +572,35 @@ def validate_firmware(package: FirmwarePackage, *, actor) -> FirmwarePackage:
         raise CatalogueError({"__all__": errors})
     _mark_validated(package, actor=actor)
     return package
+
+
+def _check_declared_files(package: FirmwarePackage, files: Sequence[FirmwareFile]) -> list[str]:
+    """Imported metadata declared PackageFiles and a PackageSize: the uploads must be exactly those."""
+    if not package.declared_files:
+        return []
+    errors = []
+    uploaded = {f.file_name: f for f in files}
+    declared = {d["file_name"]: d for d in package.declared_files}
+    for name, entry in declared.items():
+        f = uploaded.get(name)
+        if f is None:
+            errors.append(
+                f"File {name!r} is declared in the metadata (PackageFile) but not uploaded."
+            )
+        elif entry.get("file_size") is not None and entry["file_size"] != f.size:
+            errors.append(
+                f"File {name!r} is {f.size:,} bytes; the metadata declares {entry['file_size']:,} "
+                "(FileSize)."
+            )
+    for name in uploaded.keys() - declared.keys():
+        errors.append(f"File {name!r} is not one of the metadata's PackageFiles.")
+    total = sum(f.size for f in files)
+    if not errors and package.declared_package_size not in (None, total):
+        errors.append(
+            f"The files total {total:,} bytes; the metadata declares PackageSize "
+            f"{package.declared_package_size:,}."
+        )
+    return errors
 
 
 @attributed
