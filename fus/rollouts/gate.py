@@ -1,0 +1,288 @@
+"""What the QRC and the carousels may offer while rollouts run: the population released so far.
+
+A package is *governed* by rollouts once any rollout of it delivers through the box's own channels
+(RMS-FUS autonomous or unmanaged QRC/multicast), whatever that rollout's state: from then on the
+package is offered only to the boxes a rollout has released. A released wave is announced while
+its rollout runs (or has completed); pausing, halting, cancelling or deactivating a rollout, or the
+end of its validity (`end_at`), withdraws it. Packages no rollout governs are offered as the
+catalogue says (unchanged behaviour).
+
+Released = the boxes of the inventory in released waves, plus boxes outside the inventory whose
+serial number falls in a released serial range (`RolloutRange`: maximal runs, in serial order per
+device class, of released inventory boxes with no unreleased inventory box between them); once the
+last wave is released, every box the package targets.
+
+The functions other subsystems call:
+
+* QRC (`fus.qrc.answers`): ``gate.allowed(package, identity, at)`` for each applicable package.
+* Carousels / announcements (`fus.multicast`, `fus.carousels`): ``gate.announced_target_devices(
+  package, at)`` -> the package's TargetDevices narrowed to the released population (None: announce
+  nothing now), or the raw ``gate.announcement(package, at)``.
+* Set-based (reports, statistics): ``gate.released_q(package, prefix="")`` over `acs.Device` columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from fus.metadata import model as m
+from fus.metadata.identifiers import serial_index_key
+from fus.metadata.targeting import DeviceIdentity
+from fus.models import FirmwarePackage, Rollout, RolloutRange
+from fus.rollouts.choices import ANNOUNCING, Channel
+
+GATED_CHANNELS = frozenset({Channel.AUTONOMOUS.value, Channel.UNMANAGED.value})
+
+__all__ = [
+    "Announcement",
+    "allowed",
+    "announced_target_devices",
+    "announcement",
+    "governing_rollouts",
+    "released_q",
+    "write_ranges",
+]
+
+
+def governing_rollouts(package: FirmwarePackage | int) -> list[Rollout]:
+    """The rollouts of the package that deliver through QRC/multicast/autonomous updates."""
+    package_id = package if isinstance(package, int) else package.pk
+    rows = Rollout.objects.filter(package_id=package_id).only(
+        "pk", "status", "channels", "released_all", "end_at", "current_wave", "package_id"
+    )
+    return [r for r in rows if GATED_CHANNELS & set(r.channels or ())]
+
+
+def _announcing(rollout: Rollout, at: datetime) -> bool:
+    if rollout.status not in ANNOUNCING or rollout.current_wave < 0:
+        return False
+    return rollout.end_at is None or at <= rollout.end_at
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """What may be announced for a package now."""
+
+    governed: bool  # False: no rollout governs the package (announce as the catalogue says)
+    everyone: bool = False  # a rollout released its last wave: every targeted box
+    # (OUI, ProductClass) -> released serial ranges (inclusive bounds, as written)
+    ranges: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    @property
+    def nothing(self) -> bool:
+        return self.governed and not self.everyone and not self.ranges
+
+    def range_list(self, oui: str, product_class: str) -> m.RangeList | None:
+        """The released serials of a device class as an inclusive RangeList (None: none)."""
+        bounds = self.ranges.get((oui.upper(), product_class))
+        if not bounds:
+            return None
+        return m.RangeList(
+            tuple(
+                m.Item((lo,)) if lo == hi else m.Range(lo, hi)  # single boxes as ItemIDs
+                for lo, hi in bounds
+            )
+        )
+
+
+def announcement(package: FirmwarePackage | int, at: datetime | None = None) -> Announcement:
+    """The package's released population at `at` (default now)."""
+    at = at or timezone.now()
+    rollouts = governing_rollouts(package)
+    if not rollouts:
+        return Announcement(governed=False)
+    live = [r for r in rollouts if _announcing(r, at)]
+    if any(r.released_all for r in live):
+        return Announcement(governed=True, everyone=True)
+    ranges: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for row in RolloutRange.objects.filter(rollout__in=[r.pk for r in live]).order_by(
+        "oui", "product_class", "serial_lo"
+    ):
+        ranges.setdefault((row.oui, row.product_class), []).append(
+            (row.serial_lo, row.lower, row.upper)
+        )
+    return Announcement(
+        governed=True,
+        ranges={key: tuple((lo, hi) for _k, lo, hi in sorted(v)) for key, v in ranges.items()},
+    )
+
+
+def allowed(package: FirmwarePackage | int, identity: DeviceIdentity, at: datetime | None = None):
+    """Whether the QRC may offer `package` to this box at `at` (the targeting engine has already
+    said the package applies to it). One query when no rollout governs the package, two when one
+    does."""
+    at = at or timezone.now()
+    rollouts = governing_rollouts(package)
+    if not rollouts:
+        return True
+    live = [r for r in rollouts if _announcing(r, at)]
+    if not live:
+        return False
+    if any(r.released_all for r in live):
+        return True
+    if not identity.serial_number:
+        return False
+    try:
+        key = serial_index_key(identity.serial_number)
+    except ValueError:
+        return False
+    return RolloutRange.objects.filter(
+        rollout__in=[r.pk for r in live],
+        oui=identity.manufacturer_oui.upper(),
+        product_class=identity.product_class,
+        serial_lo__lte=key,
+        serial_hi__gte=key,
+    ).exists()
+
+
+def released_q(package: FirmwarePackage | int, *, prefix: str = "", at=None) -> Q | None:
+    """The released population as a filter over `acs.Device` identity columns (behind `prefix`):
+    None when no rollout governs the package, ``Q()`` for everyone, a never-true Q for nobody."""
+    ann = announcement(package, at)
+    if not ann.governed:
+        return None
+    if ann.everyone:
+        return Q()
+    q = Q(**{f"{prefix}pk__in": []})
+    for (oui, product_class), bounds in ann.ranges.items():
+        keys = [(serial_index_key(lo), serial_index_key(hi)) for lo, hi in bounds]
+        serials = Q()
+        for lo, hi in keys:
+            serials |= Q(**{f"{prefix}serial_key__gte": lo, f"{prefix}serial_key__lte": hi})
+        q |= Q(**{f"{prefix}oui": oui, f"{prefix}product_class": product_class}) & serials
+    return q
+
+
+def announced_target_devices(
+    package: FirmwarePackage, at: datetime | None = None
+) -> m.TargetDevices | None:
+    """The package's TargetDevices as they may be announced now: unchanged when no rollout
+    governs it or its last wave is out; None when nothing is released; else every entry of a
+    released device class becomes a DeviceGroup whose RangeList is the released serial ranges
+    (intersected with the entry's own inclusive serial ranges; its exclusive entries kept)."""
+    from fus.services.targeting import target_devices_of
+
+    ann = announcement(package, at)
+    target = target_devices_of(package)
+    if not ann.governed or ann.everyone:
+        return target
+    if ann.nothing:
+        return None
+    groups: list[m.DeviceGroup] = []
+    for entry in target.entries():
+        info = _info_of(entry)
+        released = ann.ranges.get((info.manufacturer_oui.upper(), info.product_class))
+        if not released:
+            continue
+        own = entry.range_list if isinstance(entry, m.DeviceGroup) else None
+        entries = _narrow(own, released)
+        if entries:
+            groups.append(m.DeviceGroup(info, m.RangeList(tuple(entries))))
+    if not groups:
+        return None
+    return m.TargetDevices(device_groups=tuple(groups))
+
+
+def _info_of(entry) -> m.DeviceClassInfo:
+    if isinstance(entry, m.DeviceGroup):
+        return entry.device_class_info
+    hw = getattr(entry, "hardware_versions", ())
+    sw = getattr(entry, "software_versions", ())
+    return m.DeviceClassInfo(entry.manufacturer_oui, entry.product_class, tuple(hw), tuple(sw))
+
+
+def _narrow(own: m.RangeList | None, released: Iterable[tuple[str, str]]) -> list:
+    """Released serial ranges within an entry's own RangeList. Own inclusive MAC entries cannot be
+    intersected with serial ranges in one RangeList: they are dropped (the released serials are
+    inventory boxes the entry targets; unknown boxes in those serial ranges are offered whatever
+    their MAC — docs/rollouts.md)."""
+    released = list(released)
+    if own is None:
+        inclusive = [(lo, hi) for lo, hi in released]
+        exclusive: list = []
+    else:
+        exclusive = [e for e in own.entries if e.availability is m.Availability.EXCLUSIVE]
+        own_serials = []
+        for e in own.entries:
+            if e.availability is not m.Availability.INCLUSIVE:
+                continue
+            if e.identifier_type is not m.IdentifierType.SERIAL_NUMBER:
+                continue
+            if isinstance(e, m.Range):
+                own_serials.append((e.lower_bound, e.upper_bound))
+            else:
+                own_serials += [(i, i) for i in e.item_ids]
+        if not own_serials:
+            inclusive = list(released)
+        else:
+            inclusive = []
+            for lo, hi in released:
+                for olo, ohi in own_serials:
+                    a = max(lo, olo, key=serial_index_key)
+                    b = min(hi, ohi, key=serial_index_key)
+                    if serial_index_key(a) <= serial_index_key(b):
+                        inclusive.append((a, b))
+    if not inclusive:
+        return []
+    return [m.Item((lo,)) if lo == hi else m.Range(lo, hi) for lo, hi in inclusive] + exclusive
+
+
+# --- writing the released ranges (engine) ---------------------------------------------------------
+
+
+@transaction.atomic
+def write_ranges(rollout: Rollout) -> int:
+    """Recompute the rollout's released serial ranges from its members: maximal runs, per device
+    class in serial order, of members in waves <= `current_wave` with no later-wave member in
+    between. One ordered pass over the members; returns the number of ranges."""
+    RolloutRange.objects.filter(rollout=rollout)._raw_delete(RolloutRange.objects.db)  # no signals
+    if rollout.current_wave < 0:
+        return 0
+    members = (
+        rollout.members.filter(device__isnull=False)
+        .order_by("oui", "product_class", "serial_key", "serial_number")
+        .values_list("oui", "product_class", "serial_number", "serial_key", "wave")
+    )
+    rows: list[RolloutRange] = []
+    run: list | None = None  # [oui, pc, lower, lo_key, upper, hi_key]
+
+    def close() -> None:
+        if run is not None:
+            rows.append(
+                RolloutRange(
+                    rollout=rollout,
+                    wave=rollout.current_wave,
+                    oui=run[0],
+                    product_class=run[1],
+                    lower=run[2],
+                    serial_lo=run[3],
+                    upper=run[4],
+                    serial_hi=run[5],
+                )
+            )
+
+    for oui, product_class, serial, key, wave in members.iterator(chunk_size=5000):
+        if not key:
+            continue  # a serial the ordering cannot index: only its own membership admits it
+        released = wave <= rollout.current_wave
+        same_class = run is not None and run[0] == oui and run[1] == product_class
+        if released and same_class:
+            run[4], run[5] = serial, key
+        elif released:
+            close()
+            run = [oui, product_class, serial, key, serial, key]
+        else:
+            close()
+            run = None
+        if len(rows) >= 5000:
+            RolloutRange.objects.bulk_create(rows)
+            rows.clear()
+    close()
+    RolloutRange.objects.bulk_create(rows)
+    return RolloutRange.objects.filter(rollout=rollout).count()
