@@ -1,0 +1,1 @@
+"""CDS services: one box's storage (`storage`) and configuration across a population (`bulk`)."""
