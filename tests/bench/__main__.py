@@ -1,6 +1,20 @@
 """Run every benchmark: `python -m tests.bench` (what `make bench` does)."""
 
-from tests.bench import upload
+from tests.bench import (
+    acs_sessions,
+    cpesim_memory,
+    device_list,
+    downloads,
+    qrc,
+    targeting,
+    upload,
+)
 
 if __name__ == "__main__":
     upload.main()
+    cpesim_memory.main([])
+    targeting.main([])
+    downloads.main([])
+    qrc.main([])
+    acs_sessions.main([])
+    device_list.main([])
