@@ -30,3 +30,10 @@ class UpdatePriority(models.IntegerChoices):
     HIGH = 2, "2 - high"
     NORMAL = 3, "3 - normal"
     LOW = 4, "4 - low"
+
+
+class MetadataMode(models.TextChoices):
+    """RMSFUSMetadata Mode (7.4.1): for managed (TR-069) or unmanaged boxes."""
+
+    MANAGED = "managed", "Managed (TR-069)"
+    UNMANAGED = "unmanaged", "Unmanaged"

@@ -175,3 +175,14 @@ class SigningCertificateForm(forms.Form):
 
 class FirmwareRetireForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False)
+
+
+class MetadataImportForm(forms.Form):
+    """An RMS-FUS metadata document (TS 102 542-4 clause 7) to create or update a package."""
+
+    document = forms.FileField(
+        label="Metadata XML",
+        help_text="An RMS-FUS metadata document in the rms or rms12 namespace (at most 10 MiB). "
+        "It creates the package, or updates the draft of the same PackageName; image files "
+        "follow through the package page or the API.",
+    )

@@ -6,10 +6,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from acs.models import Device
 from fus.filtersets import DeviceClassFilterSet, FirmwarePackageFilterSet, ManufacturerFilterSet
 from fus.forms import (
     DeviceClassForm,
@@ -17,11 +20,16 @@ from fus.forms import (
     FirmwareRetireForm,
     FirmwareUploadForm,
     ManufacturerForm,
+    MetadataImportForm,
     SigningCertificateForm,
     split_list,
 )
+from fus.metadata.codec import MAX_DOCUMENT_BYTES
 from fus.models import DeviceClass, FirmwareFile, FirmwarePackage, Manufacturer, SigningCertificate
 from fus.services import catalogue
+from fus.services.metadata import MetadataImportError, export_metadata, import_metadata
+from fus.services.metadata import metadata_document as package_document
+from fus.services.targeting import targeted_devices
 from fus.tables import DeviceClassTable, FirmwarePackageTable, ManufacturerTable
 from portal.permissions import can, get_for_user_or_404
 from portal.views.generic import (
@@ -262,6 +270,100 @@ def firmware_upload(request):
             )
             return HttpResponseRedirect(package.get_absolute_url())
     return render(request, "fus/firmware_upload.html", {"form": form, "title": "Upload firmware"})
+
+
+# --- metadata --------------------------------------------------------------------------------
+
+
+@login_required
+def metadata_import(request):
+    """Import an RMS-FUS metadata document (NOC, or a supplier for its own manufacturers)."""
+    if not can(request.user, FirmwarePackage, "add"):
+        raise PermissionDenied
+    form = MetadataImportForm(request.POST or None, request.FILES or None)
+    errors: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["document"]
+        try:
+            summary = import_metadata(
+                upload.read(MAX_DOCUMENT_BYTES + 1),
+                actor=request.user,
+                source=f"upload {upload.name}",
+            )
+        except MetadataImportError as exc:
+            errors = exc.messages
+        else:
+            verb = "Created" if summary.created else "Updated"
+            messages.success(request, f"{verb} {summary.package} from {upload.name}.")
+            for warning in summary.warnings:
+                messages.warning(request, warning)
+            return HttpResponseRedirect(reverse("fus:firmware_metadata", args=[summary.package.pk]))
+    return render(
+        request,
+        "fus/metadata_import.html",
+        {"form": form, "errors": errors, "title": "Import metadata"},
+    )
+
+
+@login_required
+def firmware_metadata(request, pk):
+    """A package's metadata, readable: entities, target entries with their RangeLists, validity,
+    and how many devices of the inventory it targets now."""
+    package = get_for_user_or_404(FirmwarePackage, request.user, "view", pk=pk)
+    document = package_document(package)
+    entries = package.target_entries.select_related("device_class").prefetch_related(
+        "versions", "ranges"
+    )
+    now = timezone.now()
+    population = None
+    if can(request.user, Device, "view"):
+        population = targeted_devices(
+            package, at=now, devices=Device.objects.restrict(request.user)
+        )
+    return render(
+        request,
+        "fus/firmware_metadata.html",
+        {
+            "object": package,
+            "title": f"Metadata of {package}",
+            "document": document,
+            "entries": entries,
+            "timeline": _validity_timeline(package, now),
+            "population": population.count() if population is not None else None,
+        },
+    )
+
+
+def _validity_timeline(package: FirmwarePackage, now) -> dict | None:
+    """Positions (in %) of the validity window and of now on a bar spanning both."""
+    start, end = package.valid_from, package.valid_until
+    if start is None or end is None:
+        return None
+    lo, hi = min(start, now), max(end, now)
+    span = (hi - lo).total_seconds() or 1.0
+
+    def pos(t):
+        return round(100 * (t - lo).total_seconds() / span, 2)
+
+    state = "upcoming" if now < start else "expired" if now > end else "active"
+    return {
+        "start": start,
+        "end": end,
+        "left": pos(start),
+        "width": max(pos(end) - pos(start), 0.5),
+        "now": pos(now),
+        "state": state,
+    }
+
+
+@login_required
+def firmware_metadata_xml(request, pk):
+    package = get_for_user_or_404(FirmwarePackage, request.user, "view", pk=pk)
+    response = HttpResponse(export_metadata(package), content_type="application/xml")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{catalogue.safe_file_name(package.package_name)}.metadata.xml"'
+    )
+    return response
 
 
 # --- supplier portal -------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """Catalogue REST API: /api/manufacturers/, /api/device-classes/, /api/firmware/."""
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from fus.api.serializers import (
@@ -16,10 +18,40 @@ from fus.api.serializers import (
     RetireSerializer,
 )
 from fus.filtersets import DeviceClassFilterSet, FirmwarePackageFilterSet, ManufacturerFilterSet
+from fus.metadata.codec import MAX_DOCUMENT_BYTES
 from fus.models import DeviceClass, Manufacturer
 from fus.services import catalogue
+from fus.services.metadata import export_metadata, import_metadata
 from fus.views import FIRMWARE_QS
 from portal.api.viewsets import RestrictedModelViewSet
+
+
+class XMLBodyParser(BaseParser):
+    """The raw request body of an XML document, as bytes (at most the metadata size limit + 1
+    byte, so that an oversized document is refused by the codec with its size, not read whole)."""
+
+    media_type = "application/xml"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return stream.read(MAX_DOCUMENT_BYTES + 1) if stream is not None else b""
+
+
+class TextXMLBodyParser(XMLBodyParser):
+    media_type = "text/xml"
+
+
+class MetadataImportSerializer(serializers.Serializer):
+    """A metadata document as a multipart upload (`file`); or POST the XML itself as the body."""
+
+    file = serializers.FileField()
+
+
+class ImportSummarySerializer(serializers.Serializer):
+    package = serializers.IntegerField(source="package.pk")
+    created = serializers.BooleanField()
+    namespace = serializers.CharField(source="namespace.prefix")
+    summary = serializers.ListField(child=serializers.CharField(), source="lines")
+    warnings = serializers.ListField(child=serializers.CharField())
 
 
 class ManufacturerViewSet(RestrictedModelViewSet):
@@ -58,6 +90,8 @@ class FirmwarePackageViewSet(RestrictedModelViewSet):
         "retire": "approve",
         "validate": "change",
         "files": "change",
+        "import_metadata": "add",
+        "metadata_xml": "view",
     }
 
     def get_serializer_class(self):
@@ -141,3 +175,39 @@ class FirmwarePackageViewSet(RestrictedModelViewSet):
         upload.vendor_specific_info = data["vendor_specific_info"]
         catalogue.add_firmware_file(package, upload, actor=request.user)
         return Response(self._read(package), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request={"application/xml": bytes, "multipart/form-data": MetadataImportSerializer},
+        responses={201: ImportSummarySerializer, 200: ImportSummarySerializer},
+        description="Create (201) or update (200) a package from RMS-FUS metadata XML. Any error "
+        "refuses the whole document: 400 with every problem (line, element path, value).",
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import-metadata",
+        parser_classes=[XMLBodyParser, TextXMLBodyParser, MultiPartParser],
+    )
+    def import_metadata(self, request):
+        if isinstance(request.data, bytes):
+            data, source = request.data, "request body"
+        else:
+            upload = request.data.get("file")
+            if upload is None or isinstance(upload, str):
+                raise ValidationError({"file": ["Send the metadata XML as the body or as `file`."]})
+            data, source = upload.read(MAX_DOCUMENT_BYTES + 1), upload.name
+        summary = import_metadata(data, actor=request.user, source=f"REST: {source}")
+        return Response(
+            ImportSummarySerializer(summary).data,
+            status=status.HTTP_201_CREATED if summary.created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses={(200, "application/xml"): OpenApiResponse(description="metadata")})
+    @action(detail=True, methods=["get"], url_path="metadata.xml")
+    def metadata_xml(self, request, pk=None):
+        package = self.get_object()
+        response = HttpResponse(export_metadata(package), content_type="application/xml")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{catalogue.safe_file_name(package.package_name)}.metadata.xml"'
+        )
+        return response
