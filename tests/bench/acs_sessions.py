@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -183,6 +184,127 @@ async def run_trivial(host: str, port: int, requests: int, connections: int) -> 
     return time.perf_counter() - start, tally
 
 
+# --- noise-free figures: statements and CPU per session, in process --------------------------------
+
+
+def _backend_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a PostgreSQL backend process (same machine), or None when unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_in_process(sessions: int, profile_path: Path | None = None) -> dict:
+    """Statements and CPU time per session, through Django's test Client (the full middleware
+    stack and the /cwmp view, no HTTP server): the figures a shared machine does not blur.
+    Needs DJANGO_SETTINGS_MODULE and a migrated database with the bench catalogue (SETUP)."""
+    import cProfile
+    import pstats
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = None  # one connection, as the pool gives
+    settings.ALLOWED_HOSTS = ["*"]
+    client = Client()
+
+    def session(serial: str, codes: tuple[str, ...], n: int) -> None:
+        response = client.post("/cwmp", inform_body(serial, codes, n), content_type="text/xml")
+        if response.status_code != 200:
+            raise SystemExit(
+                f"Inform of {serial}: HTTP {response.status_code} {response.content!r}"
+            )
+        response = client.post("/cwmp", b"", content_type="text/xml")
+        if response.status_code != 204:
+            raise SystemExit(f"empty POST of {serial}: HTTP {response.status_code}")
+        client.cookies.clear()
+
+    def statements(serial: str, codes: tuple[str, ...]) -> tuple[int, int, list[str]]:
+        with CaptureQueriesContext(connection) as inform:
+            client.post("/cwmp", inform_body(serial, codes, 0), content_type="text/xml")
+        with CaptureQueriesContext(connection) as empty:
+            client.post("/cwmp", b"", content_type="text/xml")
+        client.cookies.clear()
+        sql = [q["sql"][:160] for q in (*inform.captured_queries, *empty.captured_queries)]
+        return len(inform.captured_queries), len(empty.captured_queries), sql
+
+    session("PROFWARM0", ("0 BOOTSTRAP", "1 BOOT"), 0)  # imports, caches, connection
+    session("PROFWARM0", ("2 PERIODIC",), 0)
+    first_stmts = statements("PROFCOUNT0", ("0 BOOTSTRAP", "1 BOOT"))
+    periodic_stmts = statements("PROFCOUNT0", ("2 PERIODIC",))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+
+    serials = [f"PROF{n:07d}" for n in range(sessions)]
+    result: dict = {"sessions": sessions}
+    for kind, codes in (("first", ("0 BOOTSTRAP", "1 BOOT")), ("periodic", ("2 PERIODIC",))):
+        pg_before = _backend_cpu_seconds(backend)
+        cpu_before, wall_before = time.process_time(), time.perf_counter()
+        for n, serial in enumerate(serials):
+            session(serial, codes, n)
+        cpu = time.process_time() - cpu_before
+        wall = time.perf_counter() - wall_before
+        pg_after = _backend_cpu_seconds(backend)
+        result[kind] = {
+            "python_cpu_ms": 1000 * cpu / sessions,
+            "wall_ms": 1000 * wall / sessions,
+            "postgres_cpu_ms": (
+                1000 * (pg_after - pg_before) / sessions if pg_before is not None else None
+            ),
+        }
+    result["first"]["statements"] = first_stmts
+    result["periodic"]["statements"] = periodic_stmts
+
+    # The trivial view through the same stack, as the in-process ceiling.
+    cpu_before = time.process_time()
+    for _ in range(sessions):
+        client.get("/cwmp")
+    result["trivial_cpu_ms"] = 1000 * (time.process_time() - cpu_before) / sessions
+
+    if profile_path is not None:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for n, serial in enumerate(serials[: max(1, sessions // 2)]):
+            session(serial, ("2 PERIODIC",), n)
+        profiler.disable()
+        with open(profile_path, "w") as out:
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("tottime").print_stats(30)
+            stats.sort_stats("cumulative").print_stats(60)
+    return result
+
+
+def format_in_process(figures: dict) -> str:
+    def row(kind: str, label: str) -> str:
+        f = figures[kind]
+        pg = f"{f['postgres_cpu_ms']:.2f}" if f["postgres_cpu_ms"] is not None else "n/a"
+        inform, empty, _ = f["statements"]
+        return (
+            f"| {label} | {inform} + {empty} = {inform + empty} | {f['python_cpu_ms']:.2f} | {pg} "
+            f"| {f['wall_ms']:.2f} |"
+        )
+
+    return "\n".join(
+        [
+            "| session | statements (Inform + empty POST) | Python CPU ms | PostgreSQL CPU ms "
+            "| wall ms |",
+            "|---|---:|---:|---:|---:|",
+            row("first", "first contact (BOOTSTRAP)"),
+            row("periodic", "periodic (PERIODIC)"),
+            f"| trivial view (GET /cwmp → 405), per request | 0 | {figures['trivial_cpu_ms']:.2f} "
+            "| 0 | |",
+        ]
+    )
+
+
 # --- orchestration --------------------------------------------------------------------------------
 
 
@@ -284,7 +406,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 4)))
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--report", type=Path, default=REPORT)
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=1000,
+        help="sessions of each kind for the in-process statement/CPU figures (0: skip)",
+    )
+    parser.add_argument(
+        "--in-process-only",
+        action="store_true",
+        help="only the in-process figures (printed, no HTTP run, no report written)",
+    )
+    parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--profile", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.measure:
+        print(json.dumps(measure_in_process(args.measure, args.profile)))
+        return
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     work = Path(tempfile.mkdtemp(prefix="bench-acs-", dir=os.environ.get("BENCH_DIR")))
     env = {
@@ -304,6 +442,25 @@ def main(argv: list[str] | None = None) -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     subprocess.run([*manage, "shell", "-c", SETUP], env=env, check=True, cwd=ROOT)
+    in_process = None
+    if args.in_process:
+        profile = work / "profile.txt"
+        child_argv = [sys.executable, "-m", "tests.bench.acs_sessions"]
+        child = subprocess.run(
+            [*child_argv, "--measure", str(args.in_process), "--profile", str(profile)],
+            env={**env, "DATABASE_POOL_SIZE": "0"},
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        in_process = json.loads(child.stdout.strip().splitlines()[-1])
+        print(format_in_process(in_process))
+        for kind in ("first", "periodic"):
+            print(f"{kind} statements:", *in_process[kind]["statements"][2], sep="\n  ")
+        print(f"profile of the periodic path: {profile}")
+        if args.in_process_only:
+            return
     port = _free_port()
     log_path = work / "server.log"
     serials = [f"BENCH{n:07d}" for n in range(args.devices)]
