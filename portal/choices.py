@@ -64,3 +64,4 @@ class AuditKind(models.TextChoices):
     CDS_JOB_CANCELLED = "cds_job_cancelled", "CDS configuration job cancelled"
     HOMENET_PROFILE_SAVED = "homenet_profile", "Home-network profile changed"
     HOMENET_APPLIED = "homenet_applied", "Home-network profiles applied"
+    HOMENET_VARIABLES_SET = "homenet_variables", "Home-network device variables changed"
