@@ -157,6 +157,11 @@ class Box:
 
             del overlay[CONSENT]
             return DataModel(gateway_template(spec), overlay, self)
+        if spec.kind == "sensor":
+            from .sensor import sensor_template
+
+            del overlay[CONSENT]
+            return DataModel(sensor_template(spec), overlay, self)
         variant = variant_of(serial, spec.content_variants)
         return DataModel(template(spec, variant), overlay, self)
 
@@ -187,7 +192,7 @@ class Box:
         return int(time.monotonic() - self.booted_at)
 
     def denied(self, path: str) -> str | None:
-        if self.spec.kind == "gateway" or self.model.get(CONSENT) == "true":
+        if self.spec.kind != "stb" or self.model.get(CONSENT) == "true":
             return None
         folder = self.model.get(PULL + "Reference").rstrip(".") + "."
         if pull_managed(path, folder):

@@ -531,10 +531,20 @@ class DeviceSpec:
     hardware_version: str = "1.0"
     disk_mb: int = 500_000
     content_variants: int = 8
-    #: "stb" (TR-135 set-top box) or "gateway" (cpesim.gateway: hosts, Wi-Fi, DHCP, IGMP, QoS)
+    #: "stb" (TR-135 set-top box), "gateway" (cpesim.gateway: hosts, Wi-Fi, DHCP, IGMP, QoS) or
+    #: "sensor" (cpesim.sensor: TR-181 temperature sensors with thresholds, cloud telemetry)
     kind: str = "stb"
     #: gateway only: the hosts behind it, (mac, ip, host name, interface type)
     hosts: tuple[tuple[str, str, str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.hosts and self.kind != "gateway":
+            raise ValueError(f"hosts: only a gateway has hosts behind it, not a {self.kind}")
+
+
+KINDS = ("stb", "gateway", "sensor")
 
 
 #: Per-box parameters: their values live in each box's overlay, formatted from the box identity.

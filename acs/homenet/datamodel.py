@@ -6,10 +6,11 @@ passphrase of 5 characters) is refused with a message naming the path and the va
 being discovered as a CPE fault. Paths not in the table are checked against their declared type
 only (and against the type the device itself reports, in `acs.homenet.converge`).
 
-Sources: TR-181 Device:2 (WiFi, DHCPv4, Hosts, ManagementServer, Time, QoS), TR-135 STBService:1
-(the A/V outputs), and one vendor extension for the IGMP proxy of IPTV gateways
-(``Device.X_IPTV_IGMPProxy.``: TR-181 Device:2 standardises no IGMP proxy object, so gateways
-expose a vendor object; cpesim's gateway uses this one).
+Sources: TR-181 Device:2 (WiFi, DHCPv4, Hosts, ManagementServer, Time, QoS, DeviceInfo
+TemperatureStatus), TR-135 STBService:1 (the A/V outputs), and two vendor extensions: the IGMP
+proxy of IPTV gateways (``Device.X_IPTV_IGMPProxy.``: TR-181 Device:2 standardises no IGMP proxy
+object, so gateways expose a vendor object; cpesim's gateway uses this one) and a sensor's cloud
+telemetry (``Device.X_SENSOR_Telemetry.``, see `cpesim.sensor`).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ AP = W + "AccessPoint.{i}."
 DHCP = "Device.DHCPv4.Server.Pool.{i}."
 STB = "Device.Services.STBService.{i}.Components."
 IGMP = "Device.X_IPTV_IGMPProxy."
+TEMP = "Device.DeviceInfo.TemperatureStatus.TemperatureSensor.{i}."
+TELEMETRY = "Device.X_SENSOR_Telemetry."
 
 #: Known parameters by schema path (instance numbers written ``{i}``).
 KNOWN: dict[str, Constraint] = {
@@ -140,6 +143,20 @@ KNOWN: dict[str, Constraint] = {
     "Device.QoS.Classification.{i}.DestIP": Constraint(S, max_length=45),
     "Device.QoS.Classification.{i}.TrafficClass": Constraint(I, minimum=-1),
     "Device.QoS.Classification.{i}.Alias": Constraint(S, max_length=64),
+    # Sensor-like end devices (IEC 62608-1 annex B): TR-181 DeviceInfo temperature sensors
+    # (degrees Celsius; -274, below absolute zero, means "not set") and the vendor telemetry
+    # object sensor agents ship for their cloud endpoint (cpesim.sensor says why not BulkData).
+    TEMP + "Enable": Constraint(B),
+    TEMP + "Reset": Constraint(B),
+    TEMP + "LowAlarmValue": Constraint(I, minimum=-274),
+    TEMP + "HighAlarmValue": Constraint(I, minimum=-274),
+    TEMP + "PollingInterval": Constraint(U, minimum=0),
+    TELEMETRY + "Enable": Constraint(B),
+    TELEMETRY + "URL": Constraint(S, max_length=256, check=_url),
+    TELEMETRY + "ReportingInterval": Constraint(U, minimum=10, maximum=86400),
+    TELEMETRY + "Format": Constraint(S, enum=("JSON", "CSV")),
+    TELEMETRY + "Username": Constraint(S, max_length=256),
+    TELEMETRY + "Password": Constraint(S, max_length=256),
     # TR-135 STB audio/video outputs
     STB + "AudioOutput.{i}.AudioLevel": Constraint(U, minimum=0, maximum=100),
     STB + "AudioOutput.{i}.CancelMute": Constraint(B),

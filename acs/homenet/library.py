@@ -1,6 +1,7 @@
 """The shipped library of IPTV profiles (IEC 62608-1's layered model): gateway layer (WAN/cloud
 endpoints, LAN/DHCP, Wi-Fi, IGMP proxy, QoS for IPTV) and end-device layer (STB A/V outputs of
-TR-135). Loaded by `manage.py load_profile_library` (idempotent: same names are updated in place,
+TR-135; sensor-like devices of IEC 62608-1 annex B: TR-181 temperature sensors with thresholds and
+their cloud telemetry, see `cpesim.sensor` for the parameters chosen). Loaded by `manage.py load_profile_library` (idempotent: same names are updated in place,
 operator-made profiles are never touched). All are disabled until an operator enables them and
 restricts them to device classes."""
 
@@ -15,6 +16,8 @@ def v(path: str, value: str, type_: str = S) -> dict:
 
 W = "Device.WiFi."
 STB = "Device.Services.STBService.1.Components."
+TEMP = "Device.DeviceInfo.TemperatureStatus.TemperatureSensor."
+TELEMETRY = "Device.X_SENSOR_Telemetry."
 
 LIBRARY: list[dict] = [
     {
@@ -125,6 +128,43 @@ LIBRARY: list[dict] = [
             v(STB + "HDMI.1.ResolutionMode", "Manual"),
             v(STB + "HDMI.1.ResolutionValue", "1280x720p/50Hz"),
             v(STB + "AudioOutput.*.AudioLevel", "100", U),
+        ],
+        "objects": [],
+    },
+    {
+        "name": "Sensor: cloud reporting",
+        "layer": "end_device",
+        "priority": 0,
+        "triggers": ["bootstrap", "boot"],
+        "description": "IEC 62608-1 annex B: a sensor measures every minute and reports to the "
+        "household's cloud endpoint (device variable telemetry_url) every 5 minutes, as JSON, with "
+        "NTP time (device variable ntp_server); the ACS hears from it hourly.",
+        "values": [
+            v("Device.ManagementServer.PeriodicInformEnable", "true", B),
+            v("Device.ManagementServer.PeriodicInformInterval", "3600", U),
+            v("Device.Time.Enable", "true", B),
+            v("Device.Time.NTPServer1", "{ntp_server}"),
+            v(TEMP + "*.Enable", "true", B),
+            v(TEMP + "*.PollingInterval", "60", U),
+            v(TELEMETRY + "Enable", "true", B),
+            v(TELEMETRY + "URL", "{telemetry_url}"),
+            v(TELEMETRY + "ReportingInterval", "300", U),
+            v(TELEMETRY + "Format", "JSON"),
+        ],
+        "objects": [],
+    },
+    {
+        "name": "Sensor: alarm thresholds",
+        "layer": "end_device",
+        "priority": 0,
+        "triggers": ["bootstrap", "boot", "value_change"],
+        "description": "Home defaults: the room sensor (1) alarms below 5 °C (frost) and above "
+        "35 °C, the device's own sensor (2) above 85 °C. A higher-priority profile (e.g. by tag) "
+        "overrides them per room.",
+        "values": [
+            v(TEMP + "1.LowAlarmValue", "5", I),
+            v(TEMP + "1.HighAlarmValue", "35", I),
+            v(TEMP + "2.HighAlarmValue", "85", I),
         ],
         "objects": [],
     },

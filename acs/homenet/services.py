@@ -11,6 +11,7 @@ transaction: a follow-up queued there is sent in the same session too).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from acs.choices import TaskState
 from acs.cwmp import messages as m
 from acs.homenet import converge as c
 from acs.homenet.choices import EVENT_TRIGGERS, ComplianceState, Trigger
+from acs.homenet.datamodel import value_error
 from acs.homenet.models import Compliance, DeviceVariable, Profile
 from acs.models import Device, DeviceParameters, Task
 from acs.services import tasks as task_services
@@ -198,6 +200,142 @@ def variables_of(device: Device) -> dict[str, str]:
     for name, value in DeviceVariable.objects.filter(device=device).values_list("name", "value"):
         out[name] = value
     return out
+
+
+# --- per-device variables ----------------------------------------------------------------------------
+
+#: Variables every device has, from the registry; they cannot be set.
+BUILTIN_VARIABLES = ("serial", "mac", "oui", "product_class", "ip", "software_version")
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+VARIABLE_MAX_LENGTH = DeviceVariable._meta.get_field("value").max_length
+_SECRET_WORDS = ("pass", "secret", "key", "psk", "token")
+
+
+def is_secret(name: str) -> bool:
+    """Variables whose values the audit log does not repeat (``wifi_passphrase``, ``api_key``)."""
+    return any(word in name.lower() for word in _SECRET_WORDS)
+
+
+def custom_variables(device: Device) -> dict[str, str]:
+    return dict(
+        DeviceVariable.objects.filter(device=device).order_by("name").values_list("name", "value")
+    )
+
+
+def variable_uses(device: Device) -> dict[str, list[tuple[str, str]]]:
+    """Variable name -> [(profile, path)] of the profiles that apply to the device and use it."""
+    uses: dict[str, list[tuple[str, str]]] = {}
+    for profile in applicable_profiles(device):
+        try:
+            spec = spec_of(profile)
+        except c.SpecError:
+            continue
+        for where, template, _type in _templates(spec):
+            for name in sorted(c.variables_in(template)):
+                uses.setdefault(name, []).append((profile.name, where))
+    return uses
+
+
+def _templates(spec: c.ProfileSpec):
+    """(path, value template, type) of every value a profile writes (``*`` for any instance)."""
+    for rule in spec.values:
+        yield rule.path, rule.value, rule.type
+    for obj in spec.objects:
+        for setting in (*obj.match, *obj.settings):
+            yield f"{obj.table}*.{setting.name}", setting.value, setting.type
+
+
+def variable_errors(device: Device, changes: dict[str, str | None]) -> dict[str, list[str]]:
+    """Why the proposed variables (name -> value; None deletes) cannot be stored, by variable:
+    the name's form, the value's length, and every value of an applicable profile that the new
+    value would make invalid for the data model (the path and the profile named)."""
+    errors: dict[str, list[str]] = {}
+    for name, value in changes.items():
+        if not isinstance(name, str) or not VARIABLE_NAME.fullmatch(name):
+            errors.setdefault(str(name), []).append(
+                f"{name!r} is not a variable name (a letter or _, then letters, digits or _; "
+                "at most 64)"
+            )
+        elif name in BUILTIN_VARIABLES:
+            errors.setdefault(name, []).append(
+                f"{{{name}}} is the device's own (from the registry) and cannot be set"
+            )
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            errors.setdefault(str(name), []).append(f"the value must be text, not {value!r}")
+        elif len(value) > VARIABLE_MAX_LENGTH:
+            errors.setdefault(name, []).append(
+                f"the value has {len(value)} characters, more than {VARIABLE_MAX_LENGTH}"
+            )
+        elif any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            errors.setdefault(name, []).append("the value contains a control character")
+    if errors:
+        return errors
+    variables = variables_of(device)
+    for name, value in changes.items():
+        if value is None:
+            variables.pop(name, None)
+        else:
+            variables[name] = value
+    for profile in applicable_profiles(device):
+        try:
+            spec = spec_of(profile)
+        except c.SpecError:
+            continue
+        for where, template, xsd_type in _templates(spec):
+            used = c.variables_in(template) & {n for n, v in changes.items() if v is not None}
+            if not used:
+                continue
+            try:
+                text = c.substitute(template, variables)
+            except KeyError:
+                continue  # another variable is missing: the dry run says so
+            problem = value_error(where, text, xsd_type)
+            if problem is not None:
+                for name in sorted(used):
+                    errors.setdefault(name, []).append(f"{problem} (profile {profile.name})")
+    return errors
+
+
+@transaction.atomic
+def set_variables(device: Device, changes: dict[str, str | None], *, actor) -> dict[str, str]:
+    """Set (or, with None, delete) a device's variables after `variable_errors` found nothing;
+    audited (secret-looking values are not repeated); the device's compliance is re-evaluated
+    (nothing is sent). Returns the device's custom variables."""
+    errors = variable_errors(device, changes)
+    if errors:
+        raise ValidationError(errors)
+    before = custom_variables(device)
+    diff: dict[str, list] = {}
+    for name, value in sorted(changes.items()):
+        old = before.get(name)
+        if value is None:
+            if old is None:
+                continue
+            DeviceVariable.objects.filter(device=device, name=name).delete()
+        elif old == value:
+            continue
+        else:
+            DeviceVariable.objects.update_or_create(
+                device=device, name=name, defaults={"value": value}
+            )
+        hidden = "(hidden)" if is_secret(name) else None
+        diff[name] = [
+            None if old is None else hidden or old,
+            None if value is None else hidden or value,
+        ]
+    if diff:
+        record_event(
+            AuditKind.HOMENET_VARIABLES_SET,
+            obj=device,
+            actor=actor,
+            message=f"Variables of {device} changed: {', '.join(diff)}",
+            changes=diff,
+        )
+        if Compliance.objects.filter(device=device).exists():
+            evaluate(device)
+    return custom_variables(device)
 
 
 def tree_of(device: Device) -> dict[str, list]:
