@@ -55,11 +55,16 @@ def announced_target_devices(
 
 @dataclass
 class Plan:
-    """One cycle's datagrams (a fresh iterator per cycle) and a summary for the UI."""
+    """One cycle's datagrams (a fresh iterator per cycle) and a summary for the UI.
+
+    `deletions` (SAP only): for every session this plan announces, keyed by (origin, session id),
+    the RFC 2974 deletion datagram the loop sends when the session disappears from a later plan
+    or the carousel is stopped."""
 
     cycle: Callable[[], Iterator[bytes]]
     summary: tuple[str, ...]
     version: int
+    deletions: dict[tuple[str, int], bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -334,16 +339,24 @@ def _sap(carousel: Carousel) -> Content:
 
     def build(version: int) -> Plan:
         datagrams = []
+        deletions = {}
         for ann in announcements:
             payload = sdp.write_announcement(dataclasses.replace(ann, session_version=version))
             packet = sap.SapPacket(ann.origin_address, sap.message_id_hash(payload), payload)
-            datagrams.append(sap.sign(packet, key) if key is not None else sap.encode(packet))
+            deletion = sap.deletion_of(packet)
+            if key is not None:
+                datagrams.append(sap.sign(packet, key))
+                deletions[(str(ann.origin_address), ann.session_id)] = sap.sign(deletion, key)
+            else:
+                datagrams.append(sap.encode(packet))
+                deletions[(str(ann.origin_address), ann.session_id)] = sap.encode(deletion)
         return Plan(
             lambda: iter(datagrams),
             tuple(
                 f"session {a.session_id}: {len(a.populations)} population(s)" for a in announcements
             ),
             version,
+            deletions,
         )
 
     return Content(

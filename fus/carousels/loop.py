@@ -9,6 +9,13 @@ false), superseded (another run id took over: the watchdog restarted it elsewher
 version at once. A content error (missing file, nothing to send) is shown as the run's error and
 retried on every heartbeat; other carousels are not affected. Socket errors are counted and the
 loop carries on. The loop never holds a database transaction while sending.
+
+SAP deletions (RFC 2974 section 6): a session a SAP carousel announced and that disappears from
+its contents (the package left the carousel or was withdrawn, its rollout paused or halted, nothing
+left to announce) is deleted with `DELETION_REPEATS` deletion packets, one per cycle; when the
+operator stops the carousel, every session it announced is deleted before the socket closes (the
+repeats within about a second). A worker shutdown or a superseded run sends none: the carousel is
+meant to run on and the watchdog restarts it.
 """
 
 from __future__ import annotations
@@ -32,7 +39,12 @@ from fus.models import Carousel, CarouselRun, CarouselState
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SHUTDOWN", "run_loop"]
+__all__ = ["DELETION_REPEATS", "SHUTDOWN", "run_loop"]
+
+#: How many times a SAP deletion packet is sent (UDP may lose one).
+DELETION_REPEATS = 3
+#: On stop, the deletions' repeats are paced to the carousel's rate but take at most this long.
+DELETION_SECONDS = 1.0
 
 #: Set when the worker shuts down: every loop in the process ends (the watchdog restarts them).
 SHUTDOWN = threading.Event()
@@ -62,6 +74,62 @@ def _retrying(fn, attempts: int = 20):
             close_old_connections()
             time.sleep(0.05 * min(attempt + 1, 5))
     return None
+
+
+class _Withdrawals:
+    """The SAP sessions announced on the channel (their deletion datagrams) and the deletions
+    still to be repeated for sessions that disappeared."""
+
+    def __init__(self) -> None:
+        self.announced: dict[tuple[str, int], bytes] = {}
+        self.pending: dict[tuple[str, int], list] = {}  # key -> [datagram, repeats left]
+
+    def update(self, deletions: dict[tuple[str, int], bytes]) -> None:
+        """A new plan announces the sessions of `deletions` (empty on a content error)."""
+        for key, datagram in self.announced.items():
+            if key not in deletions:
+                self.pending[key] = [datagram, DELETION_REPEATS]
+        for key in deletions:
+            self.pending.pop(key, None)  # announced again
+        self.announced = dict(deletions)
+
+    def due(self) -> list[bytes]:
+        """One round of the pending deletions (called once per cycle)."""
+        out = []
+        for key, entry in list(self.pending.items()):
+            out.append(entry[0])
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self.pending[key]
+        return out
+
+    def everything(self, *, keep_announced: bool) -> list[bytes]:
+        """Deletions of every session announced or being withdrawn on this channel (stop, or the
+        channel moves); pending repeats are settled by the caller's own repeats."""
+        out = [entry[0] for entry in self.pending.values()] + list(self.announced.values())
+        self.pending.clear()
+        if not keep_announced:
+            self.announced.clear()
+        return out
+
+
+def _send_deletions(sock, channel: tuple, datagrams: list[bytes], rate_bps: float, counters):
+    """Send `datagrams` DELETION_REPEATS times, paced, within about DELETION_SECONDS."""
+    if not datagrams:
+        return
+    total_bits = 8 * DELETION_REPEATS * sum(len(d) for d in datagrams)
+    pacer = Pacer(max(rate_bps, total_bits / DELETION_SECONDS))
+    for _ in range(DELETION_REPEATS):
+        for datagram in datagrams:
+            pacer.wait(len(datagram))
+            try:
+                sock.sendto(datagram, (channel[0], channel[1]))
+            except OSError as exc:
+                counters.errors += 1
+                log.warning("SAP deletion to %s:%s failed: %s", channel[0], channel[1], exc)
+                continue
+            counters.packets += 1
+            counters.bytes_sent += len(datagram)
 
 
 def _channel(c: Carousel) -> tuple:
@@ -102,6 +170,7 @@ def run_loop(
     version = _retrying(lambda: CarouselRun.objects.get(carousel_id=carousel_id).content_version)
     next_beat = 0.0
     reason = "stopped"
+    withdrawals = _Withdrawals()
     try:
         while True:
             # --- heartbeat: state out, orders in -----------------------------------------------
@@ -118,6 +187,14 @@ def run_loop(
                     break
                 if _channel(carousel) != channel:
                     if sock is not None:
+                        # the sessions move: delete them where receivers heard them
+                        _send_deletions(
+                            sock,
+                            channel,
+                            withdrawals.everything(keep_announced=True),
+                            pacer.rate_bps,
+                            counters,
+                        )
                         sock.close()
                     sock = open_socket(
                         carousel.group, ttl=carousel.ttl, interface=carousel.interface
@@ -132,6 +209,7 @@ def run_loop(
                             version += 1
                         plan = content.plan(version)
                         fingerprint = content.fingerprint
+                        withdrawals.update(plan.deletions)
                         _retrying(
                             lambda v=version, f=fingerprint: CarouselRun.objects.filter(
                                 carousel_id=carousel_id, run_id=run_id
@@ -142,6 +220,19 @@ def run_loop(
                 except CarouselContentError as exc:
                     error, plan, fingerprint = str(exc), None, ""
                     counters.errors += 1
+                    withdrawals.update({})
+            # --- SAP sessions that disappeared: one round of their deletions per cycle ----------
+            for datagram in withdrawals.due():
+                pacer.wait(len(datagram))
+                try:
+                    sock.sendto(datagram, (carousel.group, carousel.port))
+                except OSError as exc:
+                    counters.errors += 1
+                    error = f"send: {exc}"
+                    continue
+                counters.packets += 1
+                counters.bytes_sent += len(datagram)
+                counters.window_bytes += len(datagram)
             if plan is None:
                 time.sleep(min(beat_every, 0.5))
                 continue
@@ -184,6 +275,15 @@ def run_loop(
             if not interrupted:
                 counters.cycles += 1
                 counters.cycle_seconds = time.monotonic() - counters.cycle_started
+        if reason == "stopped" and sock is not None:
+            # stopped by the operator: every session it announced is deleted (RFC 2974 section 6)
+            _send_deletions(
+                sock,
+                channel,
+                withdrawals.everything(keep_announced=False),
+                pacer.rate_bps,
+                counters,
+            )
     except Exception as exc:
         log.exception("carousel %s failed", carousel_id)
         message = f"{type(exc).__name__}: {exc}"[:2000]

@@ -62,6 +62,7 @@ __all__ = [
     "SignatureAlgorithm",
     "SignatureError",
     "decode",
+    "deletion_of",
     "encode",
     "key_id",
     "message_id_hash",
@@ -137,6 +138,38 @@ def message_id_hash(payload: bytes) -> int:
     announced session changes."""
     value = int.from_bytes(hashlib.sha256(payload).digest()[:2], "big")
     return value or 1
+
+
+def deletion_of(announcement: SapPacket) -> SapPacket:
+    """The deletion message (RFC 2974 section 6, T=1) for an announced session: the payload is
+    the session's `o=` line alone (what identifies the session: user name, session id, version,
+    origin address), sent from the same origin with the same msg id hash, so that a receiver can
+    match it to the exact announcement it deletes. Not signed: `sign` it like the announcement."""
+    if announcement.is_deletion:
+        raise DecodeError(_P, "T", "already a deletion message", value=1)
+    origin_line = next(
+        (
+            line
+            for line in announcement.payload.replace(b"\r\n", b"\n").split(b"\n")
+            if line.startswith(b"o=")
+        ),
+        None,
+    )
+    if origin_line is None:
+        raise DecodeError(
+            _P,
+            "payload",
+            "the announcement has no o= line to delete",
+            value=announcement.payload[:40],
+        )
+    return SapPacket(
+        origin=announcement.origin,
+        msg_id_hash=announcement.msg_id_hash,
+        payload=origin_line + b"\r\n",
+        message_type=MessageType.DELETE,
+        payload_type=SDP_PAYLOAD_TYPE,
+        compressed=False,
+    )
 
 
 def _auth_bytes(auth: AuthData) -> bytes:

@@ -39,6 +39,23 @@ def test_ipv6_origin_and_deletion_flags():
     assert decoded == packet and decoded.is_deletion
 
 
+def test_deletion_of_an_announcement_carries_its_origin_line():
+    announcement = SapPacket(ipaddress.IPv4Address("10.47.16.5"), 0x1234, SDP)
+    deletion = sap.deletion_of(announcement)
+    data = sap.encode(deletion)
+    # T=1; same msg id hash and origin; "application/sdp\0" then the o= line alone
+    assert data[:8] == bytes.fromhex("24001234") + bytes([10, 47, 16, 5])
+    assert data[8:] == b"application/sdp\0o=dvb-fus 2890844526 2890842807 IN IP4 10.47.16.5\r\n"
+    decoded = sap.decode(data)
+    assert decoded.is_deletion and decoded == deletion
+    key = ed25519.Ed25519PrivateKey.generate()
+    assert sap.verify(sap.sign(deletion, key), [key.public_key()]).is_deletion
+    with pytest.raises(DecodeError, match="already a deletion"):
+        sap.deletion_of(deletion)
+    with pytest.raises(DecodeError, match="no o= line"):
+        sap.deletion_of(SapPacket(announcement.origin, 1, b"v=0\r\ns=x\r\n"))
+
+
 def test_payload_type_may_be_absent_when_the_payload_is_sdp():
     raw = bytes.fromhex("20000001") + bytes(4) + SDP
     assert sap.decode(raw).payload_type is None and sap.decode(raw).payload == SDP
