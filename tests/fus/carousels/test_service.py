@@ -124,6 +124,40 @@ def test_missing_file_is_a_clear_error_and_the_other_carousel_keeps_running(tena
         rx.close()
 
 
+def test_a_file_of_the_wrong_size_is_a_clear_error_until_it_is_restored(tenants):
+    data = b"restore" * 4000
+    package = approved_package(tenants, "4.1.0", data)
+    f = package.files.get()
+    path = f.file.path
+    with open(path, "r+b") as stream:
+        stream.truncate(1000)  # a half-copied file on the storage
+    carousel = make_carousel(tenants, CarouselKind.FLUTE, [package], tsi=8)
+    rx = MulticastReceiver(carousel.group, carousel.port)
+    loop = LoopThread(carousel, tenants)
+    try:
+        assert _wait(
+            lambda: CarouselRun.objects.get(carousel=carousel).state == CarouselState.ERROR
+        )
+        run = CarouselRun.objects.get(carousel=carousel)
+        assert f"{f.file_name} has 1000 bytes on disk, the catalogue says {len(data)}" in (
+            run.last_error
+        )
+        assert run.errors >= 1 and run.packets == 0
+        with open(path, "wb") as stream:
+            stream.write(data)
+        receiver = flute.Receiver(8)
+        (file,) = rx.until(lambda d: receiver.feed(d))
+        assert file.data == data
+        assert _wait(
+            lambda: CarouselRun.objects.get(carousel=carousel).state == CarouselState.RUNNING
+        )
+        assert CarouselRun.objects.get(carousel=carousel).last_error == ""
+    finally:
+        retry(lambda: service.stop_carousel(carousel, actor=tenants["noc"]))
+        loop.join()
+        rx.close()
+
+
 def test_sap_announces_each_population_with_its_flute_carousel(tenants):
     package = approved_package(tenants, "5.0.0", b"img" * 3000)
     flute_carousel = make_carousel(
