@@ -3,9 +3,15 @@
 Framework-neutral (no spyne here): `firmware_update_check(identity, at=..., origin=..., box=...)`
 returns `Offer`s, best first, which `fus.qrc.service` turns into SOAP. The applicable packages come
 from the targeting engine on the database (`fus.services.targeting.applicable_packages`), asked for
-the QRC's Mode (`FUS_QRC_MODE`, default unmanaged). Rollouts (#7) reach boxes through the same
-engine: a wave of an unmanaged rollout widens its package's RangeList target rows, so the QRC
-answers the wave's boxes and nobody else without a query of its own.
+the QRC's Mode (`FUS_QRC_MODE`, default unmanaged), then passed through the rollouts' gate
+(`fus.rollouts.gate`, #7). Waves do not touch the package's target rows: a package that a rollout
+delivering through QRC/multicast or autonomous updates governs (whatever that rollout's state) is
+offered only to the boxes a running or completed rollout has released — boxes of released waves,
+boxes outside the inventory in a released serial range (`RolloutRange`), everyone the package
+targets once the last wave is out; pausing, halting, cancelling, deactivating or the end of the
+rollout's validity withdraws it. The gate is asked in its per-process cached form
+(`gate.cached_allowed`): no query for an ungoverned package, and at most one generation query per
+`TARGETING_CACHE_SECONDS` shared with the targeting cache.
 
 Locations per file, by interface with preferences: the package's FUS entity (or the default one)
 lists `UnicastInterfaceLocation`s (download server origins: each gives the file's URL on that
@@ -64,7 +70,9 @@ class Offer:
 
 
 def applicable(identity: DeviceIdentity, *, at: datetime) -> list[FirmwarePackage]:
-    """The approved packages for the box, best first (the one import of the targeting engine)."""
+    """The approved packages for the box that the rollouts' gate lets through, best first (the
+    one import of the targeting engine)."""
+    from fus.rollouts.gate import cached_allowed
     from fus.services.targeting import cached_applicable_packages
 
     mode = delivery_settings().qrc_mode
@@ -73,7 +81,8 @@ def applicable(identity: DeviceIdentity, *, at: datetime) -> list[FirmwarePackag
         at=at,
         mode=None if mode == "any" else MetadataMode(mode).value,
     )
-    return [getattr(match, "package", match) for match in matches]
+    packages = [getattr(match, "package", match) for match in matches]
+    return [package for package in packages if cached_allowed(package, identity, at)]
 
 
 def _dvb_mcast(location: ServiceLocation) -> str:

@@ -14,21 +14,35 @@ last wave is released, every box the package targets.
 
 The functions other subsystems call:
 
-* QRC (`fus.qrc.answers`): ``gate.allowed(package, identity, at)`` for each applicable package.
+* QRC (`fus.qrc.answers`): ``gate.cached_allowed(package, identity, at)`` for each applicable
+  package: ``allowed``'s answer from this process's cache (below), no query in the common case.
 * Carousels / announcements (`fus.multicast`, `fus.carousels`): ``gate.announced_target_devices(
   package, at)`` -> the package's TargetDevices narrowed to the released population (None: announce
   nothing now), or the raw ``gate.announcement(package, at)``.
 * Set-based (reports, statistics): ``gate.released_q(package, prefix="")`` over `acs.Device` columns.
+
+The per-process cache (`cached_allowed`): every rollout's gate fields (a small table) and, loaded
+on first need, each live rollout's released ranges as sorted arrays per device class (bisect). It
+is dropped at once when this process saves or deletes a Rollout or RolloutRange (signals, and again
+on commit), and within `TARGETING_CACHE_SECONDS` when another process changes them: the rollouts'
+part of the targeting cache's one-row generation query
+(`fus.services.targeting.rollouts_generation`), so a QRC check still costs at most one query per
+TTL. A rollout with more than `ROLLOUT_GATE_CACHE_RANGES` (default 100,000) ranges is not held in
+memory: its boxes are looked up with one indexed query per check (spread assignment over a large
+unmanaged population; serial assignment keeps ranges few).
 """
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, signals
 from django.utils import timezone
 
 from fus.metadata import model as m
@@ -44,6 +58,7 @@ __all__ = [
     "allowed",
     "announced_target_devices",
     "announcement",
+    "cached_allowed",
     "governing_rollouts",
     "released_q",
     "write_ranges",
@@ -139,6 +154,178 @@ def allowed(package: FirmwarePackage | int, identity: DeviceIdentity, at: dateti
         serial_lo__lte=key,
         serial_hi__gte=key,
     ).exists()
+
+
+# --- the per-process cached form (QRC hot path) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _GateRollout:
+    pk: int
+    status: str
+    current_wave: int
+    released_all: bool
+    end_at: datetime | None
+
+
+class _RangeIndex:
+    """One rollout's released ranges: per (OUI, ProductClass), the lower and upper keys sorted
+    by lower key (a rollout's ranges of a class are disjoint)."""
+
+    __slots__ = ("by_class",)
+
+    def __init__(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        by_class: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+        for oui, product_class, lo, hi in rows:  # ordered by class, then lower key
+            los, his = by_class.setdefault((oui, product_class), ([], []))
+            los.append(lo)
+            his.append(hi)
+        self.by_class = by_class
+
+    def contains(self, oui: str, product_class: str, key: str) -> bool:
+        found = self.by_class.get((oui, product_class))
+        if found is None:
+            return False
+        los, his = found
+        i = bisect_right(los, key) - 1
+        return i >= 0 and his[i] >= key
+
+
+class _GateCache:
+    """Rollouts' gate fields (rebuilt on any change: a small table) and released-range indexes
+    (kept while their rollout's released wave is the same and no range row changed: the engine
+    saves a running rollout at every tick, which must not reload its ranges)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.generation: tuple | None = None
+        self.local_changes = 0
+        self.built_for_local = -1
+        self.range_changes = 0
+        self.ranges_for = -1
+        self.governing: dict[int, tuple[_GateRollout, ...]] = {}
+        # rollout pk -> (its released wave when loaded, index; None: too many to hold)
+        self.ranges: dict[int, tuple[int, _RangeIndex | None]] = {}
+
+    def invalidate(self, **kwargs) -> None:
+        self.local_changes += 1
+
+    def invalidate_ranges(self, **kwargs) -> None:
+        self.range_changes += 1
+        self.local_changes += 1
+
+
+_CACHE = _GateCache()
+
+
+def _load_governing() -> dict[int, tuple[_GateRollout, ...]]:
+    out: dict[int, list[_GateRollout]] = {}
+    rows = Rollout.objects.order_by().values_list(
+        "pk", "package_id", "status", "channels", "current_wave", "released_all", "end_at"
+    )
+    for pk, package_id, status, channels, wave, released_all, end_at in rows:
+        if GATED_CHANNELS & set(channels or ()):
+            out.setdefault(package_id, []).append(
+                _GateRollout(pk, status, wave, released_all, end_at)
+            )
+    return {package_id: tuple(v) for package_id, v in out.items()}
+
+
+def _load_ranges(rollout_pk: int) -> _RangeIndex | None:
+    limit = getattr(settings, "ROLLOUT_GATE_CACHE_RANGES", 100_000)
+    rows = list(
+        RolloutRange.objects.filter(rollout_id=rollout_pk)
+        .order_by("oui", "product_class", "serial_lo")
+        .values_list("oui", "product_class", "serial_lo", "serial_hi")[: limit + 1]
+    )
+    if len(rows) > limit:
+        return None
+    return _RangeIndex(rows)
+
+
+def _fresh_cache() -> _GateCache:
+    """The cache, dropped first if this process changed rollouts or the generation moved."""
+    from fus.services.targeting import rollouts_generation
+
+    generation = rollouts_generation()  # no query within the TTL
+    state = _CACHE
+    with state.lock:
+        if state.generation != generation or state.built_for_local != state.local_changes:
+            local, range_changes = state.local_changes, state.range_changes
+            if (
+                state.generation is None
+                or state.generation[-1] != generation[-1]  # the ranges' highest id moved
+                or state.ranges_for != range_changes
+            ):
+                state.ranges = {}
+            state.governing = _load_governing()
+            state.generation, state.built_for_local = generation, local
+            state.ranges_for = range_changes
+    return state
+
+
+def cached_allowed(
+    package: FirmwarePackage | int, identity: DeviceIdentity, at: datetime | None = None
+) -> bool:
+    """`allowed`, answered from this process's cache: no query for a package no rollout governs or
+    whose last wave is out, none for released ranges already loaded (see the module docstring)."""
+    at = at or timezone.now()
+    package_id = package if isinstance(package, int) else package.pk
+    state = _fresh_cache()
+    rollouts = state.governing.get(package_id)
+    if not rollouts:
+        return True
+    live = [
+        r
+        for r in rollouts
+        if r.status in ANNOUNCING and r.current_wave >= 0 and (r.end_at is None or at <= r.end_at)
+    ]
+    if not live:
+        return False
+    if any(r.released_all for r in live):
+        return True
+    if not identity.serial_number:
+        return False
+    try:
+        key = serial_index_key(identity.serial_number)
+    except ValueError:
+        return False
+    oui, product_class = identity.manufacturer_oui.upper(), identity.product_class
+    uncached = []
+    for r in live:
+        with state.lock:
+            loaded = state.ranges.get(r.pk)
+            if loaded is None or loaded[0] != r.current_wave:
+                loaded = state.ranges[r.pk] = (r.current_wave, _load_ranges(r.pk))
+        index = loaded[1]
+        if index is None:
+            uncached.append(r.pk)
+        elif index.contains(oui, product_class, key):
+            return True
+    if not uncached:
+        return False
+    return RolloutRange.objects.filter(
+        rollout__in=uncached,
+        oui=oui,
+        product_class=product_class,
+        serial_lo__lte=key,
+        serial_hi__gte=key,
+    ).exists()
+
+
+def _invalidate(sender, **kwargs) -> None:
+    drop = _CACHE.invalidate_ranges if sender is RolloutRange else _CACHE.invalidate
+    drop()
+    # again after commit: a rebuild by another thread before this transaction committed read the
+    # old rows
+    transaction.on_commit(drop)
+
+
+for _model in (Rollout, RolloutRange):
+    signals.post_save.connect(_invalidate, sender=_model, dispatch_uid=f"gate-{_model.__name__}")
+    signals.post_delete.connect(
+        _invalidate, sender=_model, dispatch_uid=f"gate-d-{_model.__name__}"
+    )
 
 
 def released_q(package: FirmwarePackage | int, *, prefix: str = "", at=None) -> Q | None:
@@ -285,4 +472,5 @@ def write_ranges(rollout: Rollout) -> int:
             rows.clear()
     close()
     RolloutRange.objects.bulk_create(rows)
+    _invalidate(RolloutRange)  # bulk writes send no signals
     return RolloutRange.objects.filter(rollout=rollout).count()

@@ -44,16 +44,20 @@ from fus.models import (
     DeviceClass,
     FirmwarePackage,
     RangeEntry,
+    Rollout,
+    RolloutRange,
     TargetEntry,
     TargetVersion,
 )
 from fus.models.targeting import Availability, IdentifierType, TargetKind, VersionKind
+from fus.rollouts.choices import RolloutStatus
 
 __all__ = [
     "Match",
     "applicable_packages",
     "cached_applicable_packages",
     "population_q",
+    "rollouts_generation",
     "sync_device_class_targets",
     "target_devices_of",
     "targeted_devices",
@@ -471,7 +475,8 @@ def _rank(match: Match) -> tuple:
 class _CatalogueIndex:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.generation: tuple | None = None
+        self.generation: tuple | None = None  # the catalogue part the index was built for
+        self.latest: tuple | None = None  # the whole generation row last read (see _generation)
         self.checked = 0.0
         self.local_changes = 0
         self.built_for_local = -1
@@ -489,18 +494,63 @@ _CATALOGUE = _CatalogueIndex()
 def _generation() -> tuple:
     """What changes whenever an approved package or any target row changes (or is deleted); one
     query. Services change packages with save() (which bumps `updated`); the window, priority and
-    mode aggregates also catch a bulk update() of those fields, as an operator's SQL might do."""
+    mode aggregates also catch a bulk update() of those fields, as an operator's SQL might do.
+
+    The same row carries the rollouts' part (the last `_ROLLOUT_PARTS` values, for the gate's
+    per-process cache in `fus.rollouts.gate`): what the gate reads of rollouts (status, released
+    wave, last wave released, validity, drafts' edits) and the released ranges' highest id (the
+    engine rewrites a rollout's ranges with new rows at each release). Not `updated` of running
+    rollouts: every engine tick bumps it. So a QRC check costs at most one query per TTL for both
+    caches."""
+    rollout, ranges = Rollout._meta.db_table, RolloutRange._meta.db_table
+    statuses = list(RolloutStatus.values)
+    status_code = "CASE status " + " ".join(f"WHEN %s THEN {i + 1}" for i in range(len(statuses)))
+    row_sig = (
+        f"(({status_code} ELSE 0 END) * 64 + current_wave + 1) * 2 "
+        "+ CASE WHEN released_all THEN 1 ELSE 0 END"
+    )
     sql = (  # table names from the models; values are parameters
         "SELECT COUNT(*), MAX(updated), MAX(id), MIN(valid_from), MAX(valid_from), "  # noqa: S608
         "MIN(valid_until), MAX(valid_until), SUM(update_priority), "
         "SUM(CASE WHEN mode = %s THEN 1 ELSE 0 END), "
         f"(SELECT COUNT(*) FROM {TargetEntry._meta.db_table}), "
-        f"(SELECT MAX(id) FROM {TargetEntry._meta.db_table}) "
+        f"(SELECT MAX(id) FROM {TargetEntry._meta.db_table}), "
+        # the rollouts' part
+        f"(SELECT COUNT(*) FROM {rollout}), "
+        f"(SELECT SUM({row_sig}) FROM {rollout}), "
+        f"(SELECT SUM(({row_sig}) * (id %% 1009 + 1)) FROM {rollout}), "
+        f"(SELECT MIN(end_at) FROM {rollout}), "
+        f"(SELECT MAX(end_at) FROM {rollout}), "
+        f"(SELECT MAX(updated) FROM {rollout} WHERE status = %s), "
+        f"(SELECT MAX(id) FROM {ranges}) "
         f"FROM {FirmwarePackage._meta.db_table} WHERE status = %s"
     )
+    params = [MetadataMode.UNMANAGED.value, *statuses, *statuses]
+    params += [RolloutStatus.DRAFT.value, FirmwareStatus.APPROVED.value]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [MetadataMode.UNMANAGED.value, FirmwareStatus.APPROVED.value])
+        cursor.execute(sql, params)
         return tuple(cursor.fetchone())
+
+
+_ROLLOUT_PARTS = 7  # the rollouts' part: the last values of the generation row
+
+
+def _latest_generation(state: _CatalogueIndex, cache_seconds: float, *, force: bool) -> tuple:
+    """The generation row, read again when `cache_seconds` have passed (or `force`); the caller
+    holds the lock."""
+    now = time.monotonic()
+    if force or state.latest is None or now - state.checked >= cache_seconds:
+        state.latest = _generation()
+        state.checked = now
+    return state.latest
+
+
+def rollouts_generation() -> tuple:
+    """The rollouts' part of the generation row, at most `TARGETING_CACHE_SECONDS` old: shares the
+    catalogue cache's one-row query (`fus.rollouts.gate`'s cache compares it)."""
+    cache_seconds = getattr(settings, "TARGETING_CACHE_SECONDS", 2.0)
+    with _CATALOGUE.lock:
+        return _latest_generation(_CATALOGUE, cache_seconds, force=False)[-_ROLLOUT_PARTS:]
 
 
 def _build_index() -> tuple[TargetingIndex, dict[int, FirmwarePackage], dict[int, int]]:
@@ -553,15 +603,12 @@ def cached_applicable_packages(
     cache_seconds = getattr(settings, "TARGETING_CACHE_SECONDS", 2.0)
     state = _CATALOGUE
     with state.lock:
-        now = time.monotonic()
         stale = state.index is None or state.built_for_local != state.local_changes
-        if stale or now - state.checked >= cache_seconds:
-            generation = _generation()
-            state.checked = now
-            if stale or generation != state.generation:
-                local = state.local_changes
-                state.index, state.packages, state.package_of = _build_index()
-                state.generation, state.built_for_local = generation, local
+        generation = _latest_generation(state, cache_seconds, force=stale)[:-_ROLLOUT_PARTS]
+        if stale or generation != state.generation:
+            local = state.local_changes
+            state.index, state.packages, state.package_of = _build_index()
+            state.generation, state.built_for_local = generation, local
         index, packages, package_of = state.index, state.packages, state.package_of
     wanted_mode = None if mode is None else m.Mode(mode).value
     matches = []
