@@ -307,6 +307,8 @@ else:
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
 # `make run` also starts a fleet of 20 simulated boxes (cpesim) against /cwmp (docs/cpesim.md).
 PORTAL_DEMO_FLEET = env.bool("PORTAL_DEMO_FLEET", default=False)
+# Where the demo fleet listens for connection requests (HOST:PORT).
+PORTAL_DEMO_FLEET_LISTEN = env.str("PORTAL_DEMO_FLEET_LISTEN", default="127.0.0.1:7548")
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

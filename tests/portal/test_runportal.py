@@ -34,7 +34,15 @@ def portal(tmp_path_factory):
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
     }
     env.update(
-        PORTAL_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="portal.settings", PYTHONUNBUFFERED="1"
+        PORTAL_VAR_DIR=str(var),
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        PYTHONUNBUFFERED="1",
+        # as `make run`: the demo fleet, logging in with the credentials the supervisor makes
+        PORTAL_DEMO_FLEET="true",
+        PORTAL_DEMO_FLEET_LISTEN=f"127.0.0.1:{_free_port()}",
+        CWMP_AUTH="digest",
+        CWMP_BOOTSTRAP_USERNAME="",
+        CWMP_BOOTSTRAP_PASSWORD="",
     )
     if env.get("REDIS_URL"):
         env["REDIS_URL"] = env["REDIS_URL"].rsplit("/", 1)[0] + "/7"  # our own Redis database
@@ -75,6 +83,30 @@ def portal(tmp_path_factory):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     log.close()
+
+
+def test_the_demo_fleet_logs_in_and_gets_its_own_credentials(portal):
+    """The 20 demo boxes reach /cwmp through digest authentication with the supervisor's
+    first-contact credentials and are each given their own."""
+    script = (
+        "from acs.models import Device; "
+        "print(Device.objects.count(), Device.objects.exclude(cwmp_username='').count())"
+    )
+    deadline = time.monotonic() + 90
+    while True:
+        out = subprocess.run(
+            [*portal["manage"], "shell", "-c", script],
+            env=portal["env"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        counts = out.stdout.split()[-2:] if out.returncode == 0 else []
+        if counts == ["20", "20"] or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert counts == ["20", "20"], (out.stdout, out.stderr[-2000:])
+    assert (portal["var"] / "demo_fleet_password").stat().st_mode & 0o777 == 0o600
 
 
 def test_seed_prints_the_demo_logins(portal):
@@ -147,7 +179,7 @@ def test_ctrl_c_stops_every_process(portal):
     children = subprocess.run(
         ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
     ).stdout.split()
-    assert len(children) == 4  # web, worker, carousel worker, beat
+    assert len(children) == 5  # web, worker, carousel worker, beat, demo fleet
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=40) == 0
     time.sleep(0.5)

@@ -80,6 +80,32 @@ def uvicorn_argv(bindir: str, host: str, port: int) -> list[str]:
     return [*argv, "portal.asgi:application"]
 
 
+def demo_fleet_credentials() -> tuple[str, str]:
+    """The first-contact credentials the demo fleet logs in with.
+
+    The ACS's own (`CWMP_BOOTSTRAP_USERNAME`/`_PASSWORD`) when configured. Otherwise, with digest
+    or basic authentication the fleet would be refused for ever, so the supervisor gives the ACS
+    bootstrap credentials of its own for this run: user `demo-fleet`, a random password kept in
+    `PORTAL_VAR_DIR/demo_fleet_password`, put into the environment every child inherits (the web
+    processes read their settings from it). Each box is then given its own credentials at first
+    contact, as a real deployment would do."""
+    if settings.CWMP_BOOTSTRAP_USERNAME and settings.CWMP_BOOTSTRAP_PASSWORD:
+        return settings.CWMP_BOOTSTRAP_USERNAME, settings.CWMP_BOOTSTRAP_PASSWORD
+    if settings.CWMP_AUTH == "none":
+        return "", ""
+    path = settings.VAR_DIR / "demo_fleet_password"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(secrets.token_urlsafe(24))
+    password = path.read_text().strip()
+    os.environ["CWMP_BOOTSTRAP_USERNAME"] = "demo-fleet"
+    os.environ["CWMP_BOOTSTRAP_PASSWORD"] = password
+    return "demo-fleet", password
+
+
 def carousel_concurrency() -> int:
     """Threads of the carousel worker: CAROUSEL_WORKER_CONCURRENCY, and never fewer than the
     configured carousels plus headroom (the database may not be migrated yet: then the setting)."""
@@ -104,6 +130,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, concurrency, **options):
         python = sys.executable
+        fleet_credentials = demo_fleet_credentials() if settings.PORTAL_DEMO_FLEET else None
         bindir = os.path.dirname(python)
         celery = os.path.join(bindir, "celery")
         children = [
@@ -170,10 +197,12 @@ class Command(BaseCommand):
             from cpesim.demo import demo_argv
 
             # 20 simulated boxes against /cwmp, with the ACS's first-contact credentials.
+            username, password = fleet_credentials
             fleet = demo_argv(
                 f"http://{host}:{port}/cwmp",
-                username=getattr(settings, "CWMP_BOOTSTRAP_USERNAME", ""),
-                password=getattr(settings, "CWMP_BOOTSTRAP_PASSWORD", ""),
+                username=username,
+                password=password,
+                listen=settings.PORTAL_DEMO_FLEET_LISTEN,
             )
             children.append(Child("fleet", [python, "-m", "cpesim", *fleet]))
         stopping = False
