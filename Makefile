@@ -35,14 +35,19 @@ run: $(VENV)/.run-deps
 	$(PY) manage.py seed_demo
 	PORTAL_DEMO_FLEET=$${PORTAL_DEMO_FLEET:-true} $(PY) manage.py runportal
 
-# Debian's Chromium for the real-browser tests (Playwright drives it; it cannot download its own).
+# What the tests drive besides Python: Debian's Chromium for the real-browser journeys (Playwright
+# drives it; it cannot download its own) and tshark, which decodes our SAP/SDP, ALC/LCT and DSM-CC
+# packets as a third-party check of the multicast codecs. Installed with apt when running as root.
+TEST_TOOLS := chromium:chromium,chromium-driver tshark:tshark
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=""; for pair in $(TEST_TOOLS); do cmd=$${pair%%:*}; pkgs=$$(echo $${pair#*:} | tr , " "); \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkgs"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Debian's chromium for the browser tests ..."; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null \
-	      || echo "warning: could not install chromium; browser tests will be skipped"; \
-	  else echo "warning: chromium is not installed (apt-get install chromium); browser tests will be skipped"; fi; }
+	    echo "Installing$$missing for the tests ..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null \
+	      || echo "warning: could not install$$missing; the tests that need them will be skipped"; \
+	  else echo "warning:$$missing not installed (apt-get install$$missing); the tests that need them will be skipped"; fi; fi
 
 test: $(VENV)/.dev-deps browser
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
