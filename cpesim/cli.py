@@ -7,6 +7,9 @@ Several device classes in one process: repeat ``--group OUI:PRODUCT_CLASS:COUNT:
 (optionally ``:SOFTWARE_VERSION:HARDWARE_VERSION``) instead of ``--oui/--product-class/--count``.
 Credentials are ``str.format`` templates over ``{serial}``, ``{oui}`` and ``{product_class}``.
 
+A home network (IEC 62608-1): ``--gateway OUI:CLASS:COUNT:SERIAL_START[:SW[:HW]]`` adds home
+gateways with the fleet's set-top boxes (and ``--sensor`` devices) behind them as their hosts.
+
 Unmanaged boxes (no ACS): ``--mode unmanaged --fus URL [--poll-interval S]`` poll the QRC
 (`cpesim.unmanaged`); ``--mode multicast --announce GROUP:PORT [--interface ADDR]`` listen to SAP or
 DVBSTP announcements and fetch from the carousels (`cpesim.receiver`).
@@ -104,6 +107,28 @@ def parser() -> argparse.ArgumentParser:
         metavar="OUI:CLASS:COUNT:SERIAL_START[:SW[:HW]]",
         help="a device class of the fleet (repeatable; replaces --oui/--product-class/--count)",
     )
+    p.add_argument(
+        "--gateway",
+        action="append",
+        default=[],
+        metavar="OUI:CLASS:COUNT:SERIAL_START[:SW[:HW]]",
+        help="home gateways (repeatable): the fleet's set-top boxes and sensors are shared out "
+        "among them, in order, as their LAN/WLAN hosts (Device.Hosts.Host.{i})",
+    )
+    p.add_argument(
+        "--sensor",
+        action="append",
+        default=[],
+        metavar="OUI:CLASS:COUNT:SERIAL_START[:SW[:HW]]",
+        help="sensor-like end devices (repeatable): TR-181 temperature sensors and a cloud "
+        "telemetry endpoint; WLAN hosts of the gateways",
+    )
+    p.add_argument(
+        "--wireless-stbs",
+        type=_fraction,
+        default=0.25,
+        help="with --gateway: the fraction of each gateway's set-top boxes on its WLAN",
+    )
     p.add_argument("--cwmp-version", choices=sorted(NAMESPACES), default="1.2")
     p.add_argument("--username", default="", help="ACS username template, e.g. {oui}-{serial}")
     p.add_argument("--password", default="", help="ACS password template")
@@ -162,7 +187,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _group_fields(text: str, option: str) -> tuple[str, str, int, int, str | None, str | None]:
+    """``OUI:CLASS:COUNT:SERIAL_START[:SW[:HW]]`` -> its fields; a SystemExit names the option."""
+    parts = text.split(":")
+    if not 4 <= len(parts) <= 6:
+        raise SystemExit(f"{option} {text!r}: expected OUI:CLASS:COUNT:SERIAL_START[:SW[:HW]]")
+    try:
+        oui, product_class, count, start = _oui(parts[0]), parts[1], int(parts[2]), int(parts[3])
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise SystemExit(f"{option} {text!r}: {exc}") from None
+    if not product_class or count < 0 or start < 0:
+        raise SystemExit(f"{option} {text!r}: a product class, a count and a start of 0 or more")
+    software = parts[4] if len(parts) > 4 and parts[4] else None
+    hardware = parts[5] if len(parts) > 5 and parts[5] else None
+    return oui, product_class, count, start, software, hardware
+
+
 def groups_from(args: argparse.Namespace) -> list[Group]:
+    """The fleet's groups: set-top boxes (--group, else --oui/--product-class/--count), sensors
+    (--sensor), and one group per gateway (--gateway) with its share of the others as hosts."""
+    groups = []
     if not args.group:
         spec = DeviceSpec(
             oui=args.oui,
@@ -170,30 +214,81 @@ def groups_from(args: argparse.Namespace) -> list[Group]:
             manufacturer=args.manufacturer,
             hardware_version=args.hardware_version,
         )
-        return [Group(spec, args.count, args.serial_start, args.serial_format)]
-    groups = []
+        groups.append(Group(spec, args.count, args.serial_start, args.serial_format))
     for text in args.group:
-        parts = text.split(":")
-        if not 4 <= len(parts) <= 6:
-            raise SystemExit(f"--group {text!r}: expected OUI:CLASS:COUNT:SERIAL_START[:SW[:HW]]")
-        try:
-            oui, product_class, count, start = (
-                _oui(parts[0]),
-                parts[1],
-                int(parts[2]),
-                int(parts[3]),
-            )
-        except (ValueError, argparse.ArgumentTypeError) as exc:
-            raise SystemExit(f"--group {text!r}: {exc}") from None
+        oui, product_class, count, start, software, hardware = _group_fields(text, "--group")
         spec = DeviceSpec(
             oui=oui,
             product_class=product_class,
             manufacturer=args.manufacturer,
-            hardware_version=parts[5] if len(parts) > 5 else args.hardware_version,
+            hardware_version=hardware or args.hardware_version,
         )
-        software = parts[4] if len(parts) > 4 and parts[4] else None
         groups.append(Group(spec, count, start, args.serial_format, software))
-    return groups
+    sensors = []
+    for text in getattr(args, "sensor", []):
+        oui, product_class, count, start, software, hardware = _group_fields(text, "--sensor")
+        spec = DeviceSpec(
+            oui=oui,
+            product_class=product_class,
+            manufacturer=args.manufacturer,
+            hardware_version=hardware or args.hardware_version,
+            kind="sensor",
+        )
+        sensors.append(Group(spec, count, start, args.serial_format, software))
+    return groups + sensors + gateway_groups(args, groups, sensors)
+
+
+def _identities(groups: list[Group]) -> list[tuple[str, str]]:
+    return [
+        (g.spec.oui, g.serial_format.format(g.serial_start + i))
+        for g in groups
+        for i in range(g.count)
+    ]
+
+
+def gateway_groups(
+    args: argparse.Namespace, stb_groups: list[Group], sensor_groups: list[Group]
+) -> list[Group]:
+    """One group per home gateway of --gateway. The set-top boxes and the sensors of the fleet
+    are shared out in order, in contiguous slices (as even as possible), as each gateway's hosts:
+    the first ``--wireless-stbs`` of its boxes on the WLAN, sensors always on the WLAN."""
+    from .gateway import MAX_HOSTS, home_hosts
+
+    gateways = []
+    for text in getattr(args, "gateway", []):
+        oui, product_class, count, start, software, hardware = _group_fields(text, "--gateway")
+        for i in range(count):
+            gateways.append((oui, product_class, start + i, software, hardware))
+    if not gateways:
+        return []
+    stbs, sensors = _identities(stb_groups), _identities(sensor_groups)
+
+    def share(items: list, n: int) -> list:
+        size, extra = divmod(len(items), len(gateways))
+        begin = n * size + min(n, extra)
+        return items[begin : begin + size + (1 if n < extra else 0)]
+
+    out = []
+    for n, (oui, product_class, number, software, hardware) in enumerate(gateways):
+        mine, my_sensors = share(stbs, n), share(sensors, n)
+        try:
+            hosts = home_hosts(
+                mine, my_sensors, wireless_stbs=round(len(mine) * args.wireless_stbs)
+            )
+        except ValueError as exc:
+            raise SystemExit(
+                f"--gateway: {exc}; use more gateways (at most {MAX_HOSTS} hosts each)"
+            ) from None
+        spec = DeviceSpec(
+            oui=oui,
+            product_class=product_class,
+            manufacturer=args.manufacturer,
+            hardware_version=hardware or args.hardware_version,
+            kind="gateway",
+            hosts=hosts,
+        )
+        out.append(Group(spec, 1, number, args.serial_format, software))
+    return out
 
 
 def config_from(args: argparse.Namespace) -> FleetConfig:
@@ -359,7 +454,10 @@ async def run(args: argparse.Namespace) -> None:
         return
     config = config_from(args)
     groups = groups_from(args)
-    fleet = Fleet(config, groups)
+    try:
+        fleet = Fleet(config, groups)
+    except ValueError as exc:  # two boxes with one identity (e.g. a gateway's serial reused)
+        raise SystemExit(f"cpesim: {exc}") from None
     listen = None
     if not args.no_listener:
         host, _, port = args.listen.rpartition(":")
@@ -396,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     required = {"managed": "--acs", "unmanaged": "--fus", "multicast": "--announce"}[args.mode]
     if not getattr(args, required.lstrip("-")):
         p.error(f"--mode {args.mode} needs {required}")
+    if args.mode != "managed" and (args.gateway or args.sensor):
+        p.error("--gateway and --sensor need --mode managed (they are CWMP devices)")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose > 1 else logging.INFO,
         format="%(asctime)s cpesim %(levelname)s %(message)s",

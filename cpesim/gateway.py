@@ -173,6 +173,30 @@ def stb_hosts(
     )
 
 
+#: The hosts a simulated gateway can list: its DHCP pool 192.168.1.100-199.
+MAX_HOSTS = 100
+
+
+def home_hosts(
+    stbs: list[tuple[str, str]], sensors: list[tuple[str, str]] = (), *, wireless_stbs: int = 0
+) -> tuple[tuple[str, str, str, str], ...]:
+    """Hosts for a gateway: set-top boxes (``(oui, serial)``; the first `wireless_stbs` of them on
+    the WLAN, the others wired) then sensors (always on the WLAN), with the MACs cpesim gives those
+    boxes and addresses from the DHCP pool. More than `MAX_HOSTS` is a ValueError."""
+    if len(stbs) + len(sensors) > MAX_HOSTS:
+        raise ValueError(
+            f"{len(stbs) + len(sensors)} hosts behind one gateway exceed its DHCP pool of "
+            f"{MAX_HOSTS} addresses"
+        )
+    hosts = []
+    for n, (oui, serial) in enumerate(stbs):
+        kind = "802.11" if n < wireless_stbs else "Ethernet"
+        hosts.append((host_mac(oui, serial), f"192.168.1.{100 + n}", f"stb-{serial}", kind))
+    for n, (oui, serial) in enumerate(sensors, start=len(stbs)):
+        hosts.append((host_mac(oui, serial), f"192.168.1.{100 + n}", f"sensor-{serial}", "802.11"))
+    return tuple(hosts)
+
+
 @lru_cache(maxsize=64)
 def gateway_template(spec: DeviceSpec) -> Template:
     model = DataModel.empty(gateway_schema())

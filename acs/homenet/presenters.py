@@ -46,7 +46,7 @@ def hosts(tree: dict) -> list[dict]:
 
 
 def endpoints(tree: dict) -> list[dict]:
-    """Cloud servers the device is configured to reach."""
+    """Cloud servers the device is configured to reach (ACS, NTP, FUS, a sensor's telemetry)."""
     out = []
     for path, entry in sorted(tree.items()):
         value = entry[0]
@@ -58,6 +58,8 @@ def endpoints(tree: dict) -> list[dict]:
             out.append({"kind": "NTP", "path": path, "value": value})
         elif "FUS" in path.upper().split(".")[-1] or re.search(r"X_\w*FUS\w*\.", path):
             out.append({"kind": "FUS", "path": path, "value": value})
+        elif re.search(r"\.X_\w*Telemetry\.URL$", path):  # a sensor's cloud (cpesim.sensor)
+            out.append({"kind": "Telemetry", "path": path, "value": value})
     return out
 
 

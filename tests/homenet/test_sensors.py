@@ -102,6 +102,13 @@ def test_sensor_profiles_converge_a_sensor_once_its_variables_are_set(open_acs):
     assert model.get("Device.Time.NTPServer1") == "ntp.example"
     assert Compliance.objects.get(device=device).state == ComplianceState.IN_SYNC
     assert sensor.session("1 BOOT") == []
+    # Its page lists the cloud endpoints it is configured for.
+    from acs.homenet.presenters import endpoints
+
+    assert {(e["kind"], e["value"]) for e in endpoints(services.tree_of(device))} >= {
+        ("Telemetry", "https://cloud.example/sensors/HS0001"),
+        ("NTP", "ntp.example"),
+    }
 
 
 @pytest.mark.parametrize(
