@@ -21,4 +21,5 @@ urlpatterns = [
     path("profiles/<int:pk>/", views.profile_detail, name="profile"),
     path("devices/<int:pk>/", views.device, name="device"),
     path("devices/<int:pk>/apply/", views.apply, name="apply"),
+    path("devices/<int:pk>/variables/", views.variables, name="variables"),
 ]

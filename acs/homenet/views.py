@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from acs.homenet import presenters, services
 from acs.homenet.choices import ComplianceState
 from acs.homenet.forms import ProfileForm
-from acs.homenet.models import Compliance, Profile
+from acs.homenet.models import Compliance, DeviceVariable, Profile
 from acs.models import Device
 from portal.permissions import can, get_for_user_or_404
 
@@ -112,6 +112,7 @@ def device(request, pk):
             "plan": services.plan_to_json(plan),
             "profiles": names,
             "compliance": compliance,
+            "can_view_variables": can(request.user, DeviceVariable, "view"),
             "can_apply": request.user.has_perm("acs.add_task")
             and Device.objects.restrict(request.user, "change").filter(pk=gateway.pk).exists(),
             "title": f"Home network of {gateway}",
@@ -128,3 +129,91 @@ def apply(request, pk):
     compliance = services.apply_profiles(gateway, actor=request.user)
     messages.success(request, f"Profiles applied: {compliance.get_state_display()}.")
     return redirect("homenet:device", gateway.pk)
+
+
+def may_edit_variables(user, device: Device) -> bool:
+    """NOC: set and delete a device's variables (the device must be theirs to change)."""
+    return all(can(user, DeviceVariable, a) for a in ("add", "change", "delete")) and (
+        Device.objects.restrict(user, "change").filter(pk=device.pk).exists()
+    )
+
+
+def _variable_changes(post, current: dict[str, str]) -> dict[str, str | None]:
+    """The form's edits: ``value:<name>`` fields (an empty value on an unset row changes nothing),
+    ``delete:<name>`` boxes, and the ``new_name``/``new_value`` row."""
+    changes: dict[str, str | None] = {}
+    for key, value in post.items():
+        if not key.startswith("value:"):
+            continue
+        name = key[len("value:") :]
+        if post.get(f"delete:{name}"):
+            if name in current:
+                changes[name] = None
+        elif value != current.get(name, ""):
+            changes[name] = value
+    new_name = post.get("new_name", "").strip()
+    if new_name:
+        changes[new_name] = post.get("new_value", "")
+    elif post.get("new_value"):
+        changes[""] = post.get("new_value")  # refused: a value needs a name
+    return changes
+
+
+@login_required
+def variables(request, pk):
+    """A device's variables for profile templates: view (NOC), set and delete, each refusal
+    naming the variable; the dry run below reflects what is stored."""
+    device = get_for_user_or_404(Device, request.user, "view", pk=pk)
+    _need(request.user, DeviceVariable, "view")
+    editable = may_edit_variables(request.user, device)
+    current = services.custom_variables(device)
+    errors: dict[str, list[str]] = {}
+    posted: dict[str, str | None] = {}
+    status = 200
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied
+        posted = _variable_changes(request.POST, current)
+        try:
+            services.set_variables(device, posted, actor=request.user)
+        except ValidationError as exc:
+            errors = exc.message_dict
+            status = 400
+        else:
+            changed = ", ".join(sorted(posted)) or "nothing"
+            messages.success(request, f"Variables saved ({changed}).")
+            return redirect("homenet:variables", device.pk)
+    uses = services.variable_uses(device)
+    builtin = services.variables_of(device)
+    rows = []
+    for name in sorted((set(current) | set(uses)) - set(services.BUILTIN_VARIABLES)):
+        value = posted.get(name)  # what was typed, when refused
+        rows.append(
+            {
+                "name": name,
+                "value": value if value is not None else current.get(name, ""),
+                "set": name in current,
+                "uses": uses.get(name, []),
+                "errors": errors.get(name, []),
+            }
+        )
+    shown = {r["name"] for r in rows}
+    new_errors = [f"{n}: {e}" if n else e for n, es in errors.items() if n not in shown for e in es]
+    plan, names = services.dry_run(device)
+    return render(
+        request,
+        "homenet/variables.html",
+        {
+            "device": device,
+            "builtin": [(n, builtin.get(n, "")) for n in services.BUILTIN_VARIABLES],
+            "rows": rows,
+            "new_errors": new_errors,
+            "new_name": request.POST.get("new_name", "") if errors else "",
+            "new_value": request.POST.get("new_value", "") if errors else "",
+            "editable": editable,
+            "plan": services.plan_to_json(plan),
+            "profiles": names,
+            "title": f"Variables of {device}",
+        },
+        status=status,
+    )

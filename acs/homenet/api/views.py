@@ -11,11 +11,11 @@ from rest_framework.response import Response
 
 from acs.homenet import services
 from acs.homenet.choices import Layer
-from acs.homenet.models import Compliance, Profile
+from acs.homenet.models import Compliance, DeviceVariable, Profile
 from acs.models import Device
 from fus.models import DeviceClass
 from portal.api.viewsets import RestrictedModelViewSet
-from portal.permissions import get_for_user_or_404, restrict_queryset
+from portal.permissions import can, get_for_user_or_404, restrict_queryset
 
 
 class ProfileSerializer(serializers.ModelSerializer):
@@ -70,11 +70,17 @@ class ProfileSerializer(serializers.ModelSerializer):
 
 class ProfileViewSet(RestrictedModelViewSet):
     """Configuration profiles. `GET /api/profiles/dry-run/{device}/` says what would change on a
-    device; `POST /api/profiles/apply/{device}/` queues it; `GET /api/profiles/compliance/`."""
+    device; `POST /api/profiles/apply/{device}/` queues it; `GET /api/profiles/compliance/`;
+    `GET/PUT/PATCH /api/profiles/variables/{device}/` a device's variables."""
 
     queryset = Profile.objects.prefetch_related("device_classes")
     serializer_class = ProfileSerializer
-    restrict_actions = {"dry_run": "view", "compliance": "view", "apply": "view"}
+    restrict_actions = {
+        "dry_run": "view",
+        "compliance": "view",
+        "apply": "view",
+        "variables": "view",
+    }
 
     def perform_destroy(self, instance):
         services.delete_profile(instance, actor=self.request.user)
@@ -94,6 +100,43 @@ class ProfileViewSet(RestrictedModelViewSet):
             )
         compliance = services.apply_profiles(device, actor=request.user)
         return Response(compliance_json(compliance), status=status.HTTP_202_ACCEPTED)
+
+    @action(
+        detail=False, methods=["get", "put", "patch"], url_path=r"variables/(?P<device_pk>[0-9]+)"
+    )
+    def variables(self, request, device_pk=None):
+        """``{"variables": {name: value}}``: PUT replaces them all, PATCH changes those given
+        (``null`` deletes). A refused value is a 400 naming the variable:
+        ``{"variables": {"telemetry_url": ["Device.X_SENSOR_Telemetry.URL: ..."]}}``."""
+        user = request.user
+        if request.method == "GET":
+            if not can(user, DeviceVariable, "view"):
+                return Response(
+                    {"detail": "You may not see device variables."},
+                    status=status.HTTP_403_FORBIDDEN,
+                )
+            device = get_for_user_or_404(Device, user, "view", pk=device_pk)
+            return Response(variables_json(device))
+        if not all(can(user, DeviceVariable, a) for a in ("add", "change", "delete")):
+            return Response(
+                {"detail": "You may not change device variables."},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        device = get_for_user_or_404(Device, user, "change", pk=device_pk)
+        body = request.data.get("variables") if isinstance(request.data, dict) else None
+        if not isinstance(body, dict):
+            raise ValidationError(
+                {"variables": ['an object {"name": "value", ...} is expected (null deletes)']}
+            )
+        changes = dict(body)
+        if request.method == "PUT":
+            for name in services.custom_variables(device):
+                changes.setdefault(name, None)
+        try:
+            services.set_variables(device, changes, actor=user)
+        except DjangoValidationError as exc:
+            raise ValidationError({"variables": exc.message_dict}) from exc
+        return Response(variables_json(device))
 
     @action(detail=False, methods=["get"])
     def compliance(self, request):
@@ -121,4 +164,22 @@ def compliance_json(c: Compliance) -> dict:
         "fault_string": c.fault_string,
         "fault_details": c.fault_details,
         "pending_tasks": c.pending.get("tasks", []),
+    }
+
+
+def variables_json(device: Device) -> dict:
+    uses = services.variable_uses(device)
+    custom = services.custom_variables(device)
+    builtin = services.variables_of(device)
+    return {
+        "device": device.pk,
+        "builtin": {name: builtin.get(name, "") for name in services.BUILTIN_VARIABLES},
+        "variables": custom,
+        "used_by": {
+            name: [{"profile": profile, "path": path} for profile, path in found]
+            for name, found in sorted(uses.items())
+        },
+        "missing": sorted(
+            n for n in uses if n not in custom and n not in services.BUILTIN_VARIABLES
+        ),
     }
