@@ -239,10 +239,11 @@ def run_loop(
             # --- one cycle, interrupted by the next heartbeat if due -----------------------------
             counters.cycle_started = time.monotonic()
             interrupted = False
+            address, sendto, wait = (carousel.group, carousel.port), sock.sendto, pacer.wait
             for datagram in plan.cycle():
-                pacer.wait(len(datagram))
+                wait(len(datagram))
                 try:
-                    sock.sendto(datagram, (carousel.group, carousel.port))
+                    sendto(datagram, address)
                 except OSError as exc:
                     counters.errors += 1
                     error = f"send: {exc}"

@@ -186,6 +186,9 @@ def _extensions(p: LctPacket) -> bytes:
     return b"".join(out)
 
 
+_FEC_PAYLOAD_ID = struct.Struct("!HH")
+
+
 def encode_header(p: LctPacket) -> bytes:
     """The LCT header and FEC Payload ID of `p` (everything before the symbol)."""
     s, o, h = _field_flags(p.tsi_length, p.toi_length)
@@ -623,28 +626,36 @@ class Session:
         return packets
 
     def file_packets(self, f: SenderFile) -> Iterator[bytes]:
-        """The packets of one file, read from its stream block by block."""
+        """The packets of one file, read from its stream block by block.
+
+        The sender's hot path (one call per datagram at up to ~100k datagrams/s): the LCT header
+        of a file's data packets differs only in the trailing FEC Payload ID (SBN, ESI), so it is
+        encoded once and the 4 bytes packed per packet (byte-identical to `encode_header`)."""
+        layout = blocks(f.length, self.symbol_length, self.max_source_block_length)
+        if len(layout) > 0x10000 or max(layout, default=0) > 0x10000:
+            raise DecodeError(_P, "FEC Payload ID", "SBN and ESI are 16 bits", value=len(layout))
+        prefix = encode_header(
+            LctPacket(
+                tsi=self.tsi,
+                toi=f.toi,
+                sbn=0,
+                esi=0,
+                payload=b"",
+                tsi_length=self.tsi_length,
+                toi_length=self.toi_length,
+            )
+        )[:-4]
+        pack = _FEC_PAYLOAD_ID.pack
+        step = self.symbol_length
         with f.open() as stream:
-            for sbn, count in enumerate(
-                blocks(f.length, self.symbol_length, self.max_source_block_length)
-            ):
-                data = stream.read(count * self.symbol_length)
+            for sbn, count in enumerate(layout):
+                data = stream.read(count * step)
+                view = memoryview(data)
                 for esi in range(count):
-                    chunk = data[esi * self.symbol_length : (esi + 1) * self.symbol_length]
+                    chunk = view[esi * step : (esi + 1) * step]
                     if not chunk:
                         raise OSError(f"{f.content_location}: shorter than its {f.length} bytes")
-                    header = encode_header(
-                        LctPacket(
-                            tsi=self.tsi,
-                            toi=f.toi,
-                            sbn=sbn,
-                            esi=esi,
-                            payload=b"",
-                            tsi_length=self.tsi_length,
-                            toi_length=self.toi_length,
-                        )
-                    )
-                    yield header + chunk
+                    yield b"".join((prefix, pack(sbn, esi), chunk))
 
     def cycle(self) -> Iterator[bytes]:
         """One carousel cycle: the FDT, then each file, the FDT repeated before each file and

@@ -170,6 +170,34 @@ def test_session_cycle_delivers_every_file(version):
     assert max(len(p) for p in session.cycle()) <= 1472
 
 
+@pytest.mark.parametrize(("tsi_length", "toi_length"), [(4, 4), (4, 8), (2, 2), (6, 6)])
+def test_data_packets_are_byte_identical_to_encoding_each_header(tsi_length, toi_length):
+    """The sender's precomputed header prefix gives exactly what `encode_packet` gives."""
+    data = random.Random(4).randbytes(1400 * 130 + 77)  # three source blocks, a short last symbol
+    session = flute.Session(
+        tsi=0x1234, files=(), symbol_length=1400, tsi_length=tsi_length, toi_length=toi_length
+    )
+    f = sender_file(0x0BCD, data)
+    expected = []
+    for sbn, count in enumerate(flute.blocks(len(data), 1400, 64)):
+        for esi in range(count):
+            offset = (sum(flute.blocks(len(data), 1400, 64)[:sbn]) + esi) * 1400
+            expected.append(
+                flute.encode_packet(
+                    LctPacket(
+                        0x1234,
+                        0x0BCD,
+                        sbn,
+                        esi,
+                        data[offset : offset + 1400],
+                        tsi_length=tsi_length,
+                        toi_length=toi_length,
+                    )
+                )
+            )
+    assert list(session.file_packets(f)) == expected
+
+
 def test_receiver_joining_mid_cycle_with_5_percent_loss_completes_on_later_cycles():
     data = random.Random(2).randbytes(500_000)
     session = flute.Session(tsi=9, files=(sender_file(5, data),), fdt_every=50)
