@@ -2,6 +2,7 @@
 
 from tests.bench import (
     acs_sessions,
+    carousels,
     cpesim_memory,
     device_list,
     downloads,
@@ -18,3 +19,4 @@ if __name__ == "__main__":
     qrc.main([])
     acs_sessions.main([])
     device_list.main([])
+    carousels.main([])
