@@ -5,6 +5,8 @@
   merged by then; tasks queued go out in the same CWMP session (the box's next POST).
 * `Task` post_save: a task of a convergence ended (`task_finished`), inside the session's
   transaction, so a follow-up round is sent in the same session.
+* `Compliance` post_save/post_delete (`acs.homenet.live`): the dashboard and the device's page are
+  told after the commit.
 """
 
 from __future__ import annotations
@@ -45,5 +47,8 @@ def _task_saved(sender, instance: Task, created: bool, **kwargs) -> None:
 
 
 def connect_signals() -> None:
+    from acs.homenet import live
+
     post_save.connect(_device_saved, sender=Device, dispatch_uid="homenet_device_saved")
     post_save.connect(_task_saved, sender=Task, dispatch_uid="homenet_task_saved")
+    live.connect_signals()  # compliance changes pushed to the pages (websockets)

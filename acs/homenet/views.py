@@ -8,10 +8,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from acs.homenet import presenters, services
+from acs.homenet import live, presenters, services
 from acs.homenet.choices import ComplianceState
 from acs.homenet.forms import ProfileForm
 from acs.homenet.models import Compliance, DeviceVariable, Profile
@@ -90,11 +91,30 @@ def dashboard(request):
         "homenet/dashboard.html",
         {
             "counts": [(v, label, counts.get(v, 0)) for v, label in ComplianceState.choices],
-            "rows": rows.order_by("-evaluated")[:500],
+            "rows": [
+                live.compliance_row(c) for c in rows.order_by("-evaluated", "device_id")[:500]
+            ],
             "state": state,
             "title": "Home-network compliance",
         },
     )
+
+
+@login_required
+def dashboard_live(request):
+    """The dashboard's polling fallback: what the websocket would send (counts, rows)."""
+    snapshot = live.dashboard_snapshot(request.user, state=request.GET.get("state", ""))
+    if snapshot is None:
+        raise PermissionDenied
+    return JsonResponse({"type": "update", **snapshot})
+
+
+@login_required
+def device_live(request, pk):
+    snapshot = live.device_snapshot(pk, request.user)
+    if snapshot is None:
+        raise Http404
+    return JsonResponse({"type": "snapshot", **snapshot})
 
 
 @login_required

@@ -1,0 +1,100 @@
+"""Websockets of the configurator's pages (`acs.homenet.live` announces the changes):
+
+* ``/ws/home-network/`` — the compliance dashboard: the counts per state on connect, then, for
+  every batch of compliance changes, the new counts and the changed rows the user may see.
+  Changes arriving within `BATCH_SECONDS` go out as one message (a fleet converging at once does
+  not flood the browser).
+* ``/ws/home-network/devices/<id>/`` — a device's home-network page: its compliance and dry run on
+  connect and after every change.
+
+Read-only (actions are forms); a user who may not see compliance, or the device, is refused with
+the same close code either way (no existence oracle)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from acs.homenet import live
+
+CLOSE_REFUSED = 4404
+BATCH_SECONDS = 0.25
+
+
+class DashboardConsumer(AsyncJsonWebsocketConsumer):
+    joined = False
+
+    async def connect(self) -> None:
+        self.pending: set[int] = set()
+        self.flush: asyncio.Task | None = None
+        counts = await database_sync_to_async(live.counts)(self.scope.get("user"))
+        if counts is None:
+            await self.close(code=CLOSE_REFUSED)
+            return
+        await self.channel_layer.group_add(live.DASHBOARD_GROUP, self.channel_name)
+        self.joined = True
+        await self.accept()
+        await self.send_json({"type": "counts", "counts": counts})
+
+    async def disconnect(self, code) -> None:
+        if self.joined:
+            await self.channel_layer.group_discard(live.DASHBOARD_GROUP, self.channel_name)
+        if getattr(self, "flush", None) is not None:
+            self.flush.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.flush
+
+    async def compliance_changed(self, event) -> None:
+        self.pending.add(int(event["device"]))
+        if self.flush is None or self.flush.done():
+            self.flush = asyncio.ensure_future(self._send_batch())
+
+    async def _send_batch(self) -> None:
+        await asyncio.sleep(BATCH_SECONDS)
+        device_ids, self.pending = self.pending, set()
+        snapshot = await database_sync_to_async(live.dashboard_snapshot)(
+            self.scope.get("user"), device_ids
+        )
+        if snapshot is None:  # access withdrawn while subscribed
+            await self.close(code=CLOSE_REFUSED)
+            return
+        if snapshot["rows"]:
+            await self.send_json({"type": "update", **snapshot})
+
+
+class DeviceComplianceConsumer(AsyncJsonWebsocketConsumer):
+    device_id: int
+    group: str | None = None
+
+    async def connect(self) -> None:
+        self.device_id = int(self.scope["url_route"]["kwargs"]["pk"])
+        state = await database_sync_to_async(live.device_snapshot)(
+            self.device_id, self.scope.get("user")
+        )
+        if state is None:
+            await self.close(code=CLOSE_REFUSED)
+            return
+        self.group = live.device_group(self.device_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "snapshot", **state})
+
+    async def disconnect(self, code) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("type") == "refresh":
+            await self.compliance_changed({})
+
+    async def compliance_changed(self, event) -> None:
+        state = await database_sync_to_async(live.device_snapshot)(
+            self.device_id, self.scope.get("user")
+        )
+        if state is None:
+            await self.close(code=CLOSE_REFUSED)
+            return
+        await self.send_json({"type": "snapshot", **state})
