@@ -26,9 +26,9 @@ APP = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
 TIMEOUT = 20  # a ceiling for a loaded shared machine, not a speed target
 
 
-async def connect(user, path):
-    headers = await database_sync_to_async(cookie_for)(user) if user else []
-    communicator = WebsocketCommunicator(APP, path, headers=headers)
+async def connect(user, path, app=APP, headers=()):
+    headers = list(headers) + (await database_sync_to_async(cookie_for)(user) if user else [])
+    communicator = WebsocketCommunicator(app, path, headers=headers)
     connected, code = await communicator.connect(timeout=TIMEOUT)
     return communicator, connected, code
 
@@ -160,3 +160,19 @@ def test_polling_fallbacks(open_acs):  # noqa: F811
     client.force_login(open_acs["supplier_b"])
     assert client.get(f"/home-network/devices/{device.pk}/live.json").status_code == 404
     assert client.get("/home-network/live.json").status_code == 403
+
+
+def test_the_portal_asgi_application_routes_the_home_network_websockets(open_acs):  # noqa: F811
+    from portal.asgi import application
+
+    local = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+
+    async def scenario():
+        board, connected, _ = await connect(
+            open_acs["noc"], "/ws/home-network/", app=application, headers=local
+        )
+        assert connected
+        assert (await board.receive_json_from(timeout=TIMEOUT))["type"] == "counts"
+        await board.disconnect()
+
+    async_to_sync(scenario)()
