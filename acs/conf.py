@@ -1,12 +1,19 @@
-"""The ACS settings, read at call time (never at import) with their defaults, checked once."""
+"""The ACS settings, read on first use (never at import) with their defaults, checked once.
+
+`acs_settings()` is on the /cwmp hot path (a dozen calls per POST), so the checked result is kept
+until a setting changes (`setting_changed`: tests' `settings` fixture, `override_settings`).
+"""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 AUTH_MODES = ("digest", "basic", "none")
 UNKNOWN_POLICIES = ("known-ouis", "all", "refuse")
@@ -35,6 +42,7 @@ class AcsSettings:
     download_base_url: str
 
 
+@functools.cache
 def acs_settings() -> AcsSettings:
     auth = str(getattr(settings, "CWMP_AUTH", "digest")).lower()
     if auth not in AUTH_MODES:
@@ -73,3 +81,9 @@ def acs_settings() -> AcsSettings:
         connection_request_timeout=float(getattr(settings, "CWMP_CONNECTION_REQUEST_TIMEOUT", 10)),
         download_base_url=getattr(settings, "FUS_DOWNLOAD_BASE_URL", ""),
     )
+
+
+@receiver(setting_changed)
+def _forget(setting: str, **kwargs) -> None:
+    if setting.startswith(("CWMP_", "FUS_DOWNLOAD_")):
+        acs_settings.cache_clear()

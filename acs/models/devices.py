@@ -106,6 +106,11 @@ class Device(models.Model):
         editable=False,
         help_text="A Download's transfer completed; the next Inform checks the SoftwareVersion.",
     )
+    sessions_started = models.PositiveBigIntegerField(
+        default=0,
+        editable=False,
+        help_text="CWMP sessions started (every CWMP_TRANSCRIPTS-th one prunes the transcripts).",
+    )
 
     tags = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from acs.choices import DeviceEventKind
@@ -24,8 +23,8 @@ from acs.conf import acs_settings
 from acs.cwmp import messages as m
 from acs.cwmp import session as s
 from acs.cwmp.codec import CwmpParseError, Envelope, parse_envelope
-from acs.models import CwmpSession, Device, SessionTranscript
-from acs.services import auth
+from acs.models import CwmpSession, Device
+from acs.services import auth, store
 from acs.services import devices as registry
 from acs.services import tasks as task_services
 
@@ -185,16 +184,39 @@ def _start(
             )
             return _busy("Too many CWMP sessions in progress")
 
+    for _attempt in range(2):
+        try:
+            return _start_locked(principal, envelope, request, identity, now=now)
+        except registry.RegistrationRace:
+            # A concurrent first Inform of this DeviceId registered it first: start over, the
+            # row exists now (and may carry that Inform's live session).
+            continue
+    raise RuntimeError("registration raced twice")  # pragma: no cover - one winner per DeviceId
+
+
+def _start_locked(
+    principal: auth.Principal,
+    envelope: Envelope,
+    request: CwmpRequest,
+    identity: registry.Identity,
+    *,
+    now: datetime,
+) -> CwmpAnswer:
+    """The Inform's transaction: lock the device (and read its session), check, record, open."""
+    conf = acs_settings()
+    inform = envelope.message
+    assert isinstance(inform, m.Inform)
+    cutoff = now - conf.session_timeout
     with transaction.atomic():
-        device = registry.lock_device(identity)
+        device, live = store.lock_device(identity.lookup())
         refusal = _check_principal(principal, device, identity, request)
         if refusal is not None:
             return refusal
+        new = device is None
         if device is None:
-            device = registry.register_device(identity)
-        existing = registry.session_of(device)
-        if existing is not None:
-            if existing.last_seen >= cutoff and existing.token != request.cookie:
+            device = registry.new_device(identity)
+        elif live is not None:
+            if live.last_seen >= cutoff and live.token != request.cookie:
                 log.info("second concurrent CWMP session of %s refused", device)
                 registry.record_device_event(
                     device,
@@ -203,6 +225,7 @@ def _start(
                     ip=request.remote_addr,
                 )
                 return _busy("This device already has a CWMP session in progress")
+            existing = CwmpSession.objects.select_related("device").get(pk=live.pk)
             _close_session(existing, s.abort(_state(existing), "replaced by a new Inform"), now=now)
         token = secrets.token_urlsafe(24)
         state = s.new_session(secrets.token_hex(4))
@@ -213,21 +236,22 @@ def _start(
             namespace=envelope.namespace or "",
             ip_address=request.remote_addr,
             now=now,
+            new=new,
         )
         task_services.check_software_version(device, now=now, final=True)
         if principal.kind == "bootstrap":
             task_services.provision_credentials(device, now=now)
         transcript: list[dict] = []
-        _append(transcript, "in", request.body, now)
-        _append(transcript, "out", step.response or b"", now)
+        if conf.transcripts > 0:
+            _append(transcript, "in", request.body, now)
+            _append(transcript, "out", step.response or b"", now)
         _counter.started += 1
-        CwmpSession.objects.create(
+        store.insert_session(
             token=token,
             device=device,
-            state=step.state.to_dict(),
+            state=_stored(step.state, store.prune_due(device.sessions_started, conf.transcripts)),
             transcript=transcript,
-            started=now,
-            last_seen=now,
+            now=now,
             ip_address=request.remote_addr,
         )
     return CwmpAnswer(200, step.response or b"", XML, set_cookie=token)
@@ -266,6 +290,19 @@ def _state(session: CwmpSession) -> s.SessionState:
     return s.SessionState.from_dict(session.state)
 
 
+#: Stored beside the machine's state: whether closing this session prunes the device's transcripts.
+PRUNE_KEY = "prune_transcripts"
+
+
+def _stored(state: s.SessionState, prune: bool) -> dict:
+    return {**state.to_dict(), PRUNE_KEY: prune}
+
+
+#: Events after which the device's queue may hold a task it did not hold when the POST began
+#: (follow-ups, retries, RequestDownload's Download, tasks queued by signal receivers).
+_QUIET_EVENTS = (s.SessionClosed, s.InformReceived, s.MethodNotSupported)
+
+
 def _continue(
     token: str,
     envelope: Envelope | None,
@@ -277,17 +314,10 @@ def _continue(
     """The next POST of a live session (None when the cookie names no live session)."""
     fresh = now - acs_settings().session_timeout
     with transaction.atomic():
-        session = next(
-            iter(
-                CwmpSession.objects.select_for_update()
-                .select_related("device")
-                .filter(token=token, last_seen__gte=fresh)
-                .order_by()[:1]
-            ),
-            None,
-        )
+        session, queued = store.lock_session(token, fresh)
         if session is None:
             return None
+        prune = bool(session.state.get(PRUNE_KEY, True))
         if parse_error is not None:
             log.info("malformed CWMP POST from %s: %s", session.device, parse_error)
             _append(session.transcript, "in", request.body, now)
@@ -295,43 +325,49 @@ def _continue(
                 session, s.abort(_state(session), f"malformed POST: {parse_error}"), now=now
             )
             return _malformed(parse_error)
-        device = session.device
         state = _state(session)
         step = s.handle(state, envelope)
-        _apply_events(device, session, step.events, now=now)
+        _apply_events(session, step.events, now=now)
         clean_close = step.response is None and not any(
             isinstance(e, s.ProtocolViolation) for e in step.events
         )
         if clean_close and state.phase in (s.Phase.CPE_REQUESTS, s.Phase.ACS_REQUESTS):
             # The queue is read one task at a time, after the last answer's events are applied,
-            # so tasks queued meanwhile (or as their follow-ups) go out in this session.
-            task = task_services.next_task(device, now=now)
+            # so tasks queued meanwhile (or as their follow-ups) go out in this session. Its head
+            # is read only when the session's lock saw a queued task or events may have queued
+            # one (a periodic session's empty POST reads nothing more).
+            task = None
+            if queued or not all(isinstance(e, _QUIET_EVENTS) for e in step.events):
+                task = task_services.next_task(session.device, now=now)
             if task is not None:
                 request_item = s.QueuedRequest(str(task.pk), task_services.task_message(task))
                 step = s.continue_with(step.state, request_item)
-                _apply_events(device, session, step.events, now=now)
-        _append(session.transcript, "in", request.body, now)
+                _apply_events(session, step.events, now=now)
+        if acs_settings().transcripts > 0:
+            _append(session.transcript, "in", request.body, now)
         if step.response is None:
             _close_session(session, step, now=now, already_applied=True)
             return CwmpAnswer(204, clear_cookie=True)
-        _append(session.transcript, "out", step.response, now)
-        session.state = step.state.to_dict()
+        if acs_settings().transcripts > 0:
+            _append(session.transcript, "out", step.response, now)
+        session.state = _stored(step.state, prune)
         session.last_seen = now
-        session.save(update_fields=["state", "transcript", "last_seen"])
+        store.save_session(session)
     return CwmpAnswer(200, step.response, XML, set_cookie=session.token)
 
 
-def _apply_events(
-    device: Device, session: CwmpSession, events: tuple, *, now: datetime
-) -> list[int]:
-    """Turn the machine's events into task and registry changes; returns follow-up task ids."""
+def _apply_events(session: CwmpSession, events: tuple, *, now: datetime) -> list[int]:
+    """Turn the machine's events into task and registry changes; returns follow-up task ids.
+    The device row is read (`session.device`) only by events that need it."""
     follow: list[int] = []
     for event in events:
         if isinstance(event, s.RpcSent):
             task_services.mark_sent(int(event.request_id), session_token=session.token, now=now)
         elif isinstance(event, s.RpcResponse):
             for message in task_services.complete(int(event.request_id), event.response, now=now):
-                task = task_services._create(device, message, actor=None, audit=False, kick=False)
+                task = task_services._create(
+                    session.device, message, actor=None, audit=False, kick=False
+                )
                 follow.append(task.pk)
         elif isinstance(event, s.RpcFault):
             task_services.fault(int(event.request_id), event.fault, now=now)
@@ -340,46 +376,34 @@ def _apply_events(
         elif isinstance(event, s.CpeRequestReceived):
             request = event.request
             if isinstance(request, m.TransferComplete):
-                task_services.transfer_complete(device, request, now=now)
+                task_services.transfer_complete(session.device, request, now=now)
             elif isinstance(request, m.AutonomousTransferComplete):
-                task_services.autonomous_transfer_complete(device, request, now=now)
+                task_services.autonomous_transfer_complete(session.device, request, now=now)
             elif isinstance(request, m.RequestDownload):
-                task_services.request_download(device, request, now=now)
+                task_services.request_download(session.device, request, now=now)
         elif isinstance(event, s.ProtocolViolation):
-            registry.record_device_event(device, DeviceEventKind.PROTOCOL, event.detail)
+            registry.record_device_event(session.device, DeviceEventKind.PROTOCOL, event.detail)
         elif isinstance(event, s.MethodNotSupported):
-            log.info("%s sent unknown method %s (fault 8000)", device, event.name)
+            log.info("%s sent unknown method %s (fault 8000)", session.device, event.name)
     return follow
 
 
 def _close_session(
     session: CwmpSession, step: s.Step, *, now: datetime, already_applied: bool = False
 ) -> None:
-    """End a session: apply the closing events (abandoned RPC, violation), keep its transcript,
-    release the device's lock."""
+    """End a session: apply the closing events (abandoned RPC, violation), keep its transcript
+    (pruning the device's old ones every CWMP_TRANSCRIPTS-th session), release the device's
+    lock."""
     if not already_applied:
-        _apply_events(session.device, session, step.events, now=now)
-    conf = acs_settings()
-    if conf.transcripts > 0:
-        violation = next((e.detail for e in step.events if isinstance(e, s.ProtocolViolation)), "")
-        SessionTranscript.objects.create(
-            device=session.device,
-            started=session.started,
-            ended=now,
-            outcome=(violation or "closed")[:200],
-            entries=session.transcript,
-            truncated=any(entry.get("truncated") for entry in session.transcript),
-        )
-        # Keep the newest N: one DELETE (ids grow with time; fewer than N rows gives NULL).
-        oldest_kept = (
-            SessionTranscript.objects.filter(device=session.device)
-            .order_by("-pk")
-            .values("pk")[conf.transcripts - 1 : conf.transcripts]
-        )
-        SessionTranscript.objects.filter(
-            device=session.device, pk__lt=Subquery(oldest_kept)
-        ).delete()
-    session.delete()
+        _apply_events(session, step.events, now=now)
+    violation = next((e.detail for e in step.events if isinstance(e, s.ProtocolViolation)), "")
+    store.close_session(
+        session,
+        now=now,
+        outcome=violation or "closed",
+        keep=acs_settings().transcripts,
+        prune=bool(session.state.get(PRUNE_KEY, True)),
+    )
 
 
 def _append(transcript: list[dict], direction: str, body: bytes, now: datetime) -> None:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from acs import digest
@@ -22,6 +22,7 @@ from acs.choices import AcsAuditKind, DeviceEventKind
 from acs.conf import acs_settings
 from acs.cwmp import messages as m
 from acs.models import Device, DeviceEvent, DeviceParameters, SoftwareVersionChange
+from acs.services import store
 from fus.metadata.identifiers import format_mac, try_parse_mac
 from fus.models import DeviceClass, ManufacturerOUI
 from portal.audit import record_event
@@ -88,46 +89,15 @@ def unknown_device_allowed(identity: Identity) -> bool:
     return ManufacturerOUI.objects.filter(oui=identity.oui).exists()
 
 
-def lock_device(identity: Identity) -> Device | None:
-    """The device row, locked until the end of the transaction (None when not registered), with
-    its live session row if any (`session_of`), in one query."""
-    rows = (
-        Device.objects.select_for_update(of=("self",))
-        .select_related("cwmp_session")
-        .filter(**identity.lookup())
-        .order_by()[:1]
-    )
-    return next(iter(rows), None)
+class RegistrationRace(Exception):
+    """A concurrent first Inform of the same DeviceId registered the device first (the caller
+    starts over: the row exists now)."""
 
 
-def session_of(device: Device):
-    """The device's CwmpSession as loaded by `lock_device` (None when it has none)."""
-    try:
-        return device.cwmp_session
-    except Device.cwmp_session.RelatedObjectDoesNotExist:
-        return None
-
-
-def register_device(identity: Identity) -> Device:
-    """Create the registry row of a new box (inside the caller's transaction), or lock the row a
-    concurrent first Inform of the same box just created."""
-    device_class = DeviceClass.objects.filter(
-        oui=identity.oui, product_class=identity.product_class
-    ).first()
-    try:
-        with transaction.atomic():
-            device = Device.objects.create(
-                **identity.lookup(), manufacturer=identity.manufacturer, device_class=device_class
-            )
-    except IntegrityError:
-        device = lock_device(identity)
-        if device is None:  # pragma: no cover - the row that collided was rolled back
-            raise
-        return device
-    DeviceEvent.objects.create(
-        device=device, kind=DeviceEventKind.REGISTERED, message="First Inform: device registered."
-    )
-    return device
+def new_device(identity: Identity) -> Device:
+    """The registry row of a new box, not stored yet: `apply_inform(..., new=True)` inserts it with
+    the Inform's facts in one statement (its device class matched there too)."""
+    return Device(**identity.lookup(), manufacturer=identity.manufacturer)
 
 
 # --- what an Inform says ------------------------------------------------------------------------
@@ -165,9 +135,13 @@ def apply_inform(
     namespace: str,
     ip_address: str | None,
     now: datetime | None = None,
+    new: bool = False,
 ) -> Device:
-    """Record one Inform on a locked device row: DeviceId, versions, events, IP, online state,
-    parameter values, SoftwareVersion history. Writes the device row once."""
+    """Record one Inform on a locked device row (or on a `new_device`, with `new`): DeviceId,
+    versions, events, IP, online state, parameter values, SoftwareVersion history, the session
+    count. Writes the device row once (`acs.services.store`: one UPDATE, or the INSERT of a new
+    device, with the `post_save` of a full save); raises RegistrationRace when a concurrent first
+    Inform registered the same DeviceId first."""
     now = now or timezone.now()
     conf = acs_settings()
     facts, root, mac_text = _inform_facts(inform)
@@ -198,17 +172,31 @@ def apply_inform(
         device.last_bootstrap = now
     interval = device.periodic_inform_interval or conf.assumed_inform_interval
     device.online_until = now + timedelta(seconds=2 * interval) + conf.online_grace
-    if device.device_class_id is None:
-        device.device_class = DeviceClass.objects.filter(
-            oui=device.oui, product_class=device.product_class
-        ).first()
+    device.sessions_started = (device.sessions_started or 0) + 1
     values = {pv.name: (pv.value.text, str(pv.value.type), None) for pv in inform.parameters}
     fingerprint = hashlib.sha1(
         json.dumps(sorted(values.items())).encode(), usedforsecurity=False
     ).hexdigest()
     params_changed = fingerprint != device.inform_digest
     device.inform_digest = fingerprint
-    device.save()
+    events: list[DeviceEvent] = []
+    if new:
+        if not store.insert_device(device, now):
+            raise RegistrationRace(str(device))
+        events.append(
+            DeviceEvent(
+                device=device,
+                timestamp=now,
+                kind=DeviceEventKind.REGISTERED,
+                message="First Inform: device registered.",
+            )
+        )
+    else:
+        if device.device_class_id is None:
+            device.device_class = DeviceClass.objects.filter(
+                oui=device.oui, product_class=device.product_class
+            ).first()
+        store.save_inform(device, now)
 
     if device.software_version != previous_version:
         SoftwareVersionChange.objects.create(
@@ -218,26 +206,33 @@ def apply_inform(
             seen=now,
         )
         if previous_version:
-            DeviceEvent.objects.create(
-                device=device,
-                timestamp=now,
-                kind=DeviceEventKind.SOFTWARE_CHANGED,
-                message=f"SoftwareVersion {previous_version} -> {device.software_version}",
+            events.append(
+                DeviceEvent(
+                    device=device,
+                    timestamp=now,
+                    kind=DeviceEventKind.SOFTWARE_CHANGED,
+                    message=f"SoftwareVersion {previous_version} -> {device.software_version}",
+                )
             )
     if set(codes) - QUIET_EVENTS:
-        DeviceEvent.objects.create(
-            device=device,
-            timestamp=now,
-            kind=DeviceEventKind.INFORM,
-            message=", ".join(codes)[:500],
-            details={
-                "events": [
-                    {"code": e.event_code, "command_key": e.command_key} for e in inform.events
-                ][:64],
-                "retry_count": inform.retry_count,
-            },
+        events.append(
+            DeviceEvent(
+                device=device,
+                timestamp=now,
+                kind=DeviceEventKind.INFORM,
+                message=", ".join(codes)[:500],
+                details={
+                    "events": [
+                        {"code": e.event_code, "command_key": e.command_key} for e in inform.events
+                    ][:64],
+                    "retry_count": inform.retry_count,
+                },
+            )
         )
-    if params_changed:
+    store.insert_events(events)
+    if new:
+        DeviceParameters.objects.create(device=device, tree={p: list(v) for p, v in values.items()})
+    elif params_changed:
         merge_parameters(device, values, now=now)
     return device
 
