@@ -26,7 +26,7 @@ from fus.models import (
 )
 from fus.services import catalogue
 from fus.services import entities as entity_services
-from fus.services.carousels import save_carousel
+from fus.services.carousels import save_carousel, start_carousel
 from fus.services.entities import LocationSpec
 from fus.services.metadata import import_metadata
 from fus.uploads import incoming_from_bytes
@@ -118,19 +118,22 @@ class Command(BaseCommand):
             )
 
     def _carousels(self, admin):
-        """Demo carousels, stopped (start them on /catalogue/carousels/): a FLUTE carousel of the
-        approved demo firmware with its SAP announcement, and a DVBSTP one for the metadata, the FUS
-        stub and the SD&S record. Administratively scoped groups, sent on loopback only (interface
+        """Demo carousels: a FLUTE carousel of the approved demo firmware and its SAP announcement,
+        started when first created (the `make run` demo runs them: `start_carousel` queues their
+        loops for the carousel worker, and the watchdog keeps them running), and a DVBSTP one for
+        the metadata, the FUS stub and the SD&S record, left stopped (start it on
+        /catalogue/carousels/). Administratively scoped groups, sent on loopback only (interface
         127.0.0.1, TTL 0), at low rates. SAP on its RFC 2974 port 9875, DVBSTP with the stub on
-        3937 (TS 102 034 9.1.1), FLUTE on 4001."""
+        3937 (TS 102 034 9.1.1), FLUTE on 4001. Running the seed again creates what is missing and
+        starts nothing: a carousel the operator stopped stays stopped."""
         approved = list(FirmwarePackage.objects.filter(status=FirmwareStatus.APPROVED))
         specs = [
-            # name, kind, group, port, rate (bit/s), extra fields
-            ("demo-flute", "flute", "239.255.10.1", 4001, 1_000_000, {"tsi": 1}),
-            ("demo-sap", "sap", "239.255.255.255", 9875, 16_000, {}),  # RFC 2974 scope group
-            ("demo-dvbstp", "dvbstp", "239.255.10.2", 3937, 64_000, {"include_stub": True}),
+            # name, kind, group, port, rate (bit/s), extra fields, started when created
+            ("demo-flute", "flute", "239.255.10.1", 4001, 1_000_000, {"tsi": 1}, True),
+            ("demo-sap", "sap", "239.255.255.255", 9875, 16_000, {}, True),  # RFC 2974 scope
+            ("demo-dvbstp", "dvbstp", "239.255.10.2", 3937, 64_000, {"include_stub": True}, False),
         ]
-        for name, kind, group, port, rate, extra in specs:
+        for name, kind, group, port, rate, extra, start in specs:
             if Carousel.objects.filter(name=name).exists():
                 continue
             carousel = Carousel(
@@ -144,6 +147,9 @@ class Command(BaseCommand):
                 **extra,
             )
             save_carousel(carousel, packages=approved, actor=admin)
+            if start and approved:
+                start_carousel(carousel, actor=admin)
+                self.stdout.write(f"Started carousel {name} ({group}:{port}, loopback only).")
 
     def _entities(self, admin):
         """The portal's own FUS and RMS entities (stub file, SD&S record), at the local portal."""
