@@ -34,7 +34,9 @@ def test_hosts_behind_the_gateway(gateway):
     assert hosts["Device.Hosts.Host.2.InterfaceType"] == "Ethernet"
     assert hosts["Device.Hosts.Host.3.IPAddress"] == "192.168.1.102"
     # The STB boxes cpesim makes for those serials carry those MACs.
-    stb = Box(FleetConfig(acs_url="http://acs.example/cwmp"), DeviceSpec("00D09E", "A-STB"), "STB2", 1)
+    stb = Box(
+        FleetConfig(acs_url="http://acs.example/cwmp"), DeviceSpec("00D09E", "A-STB"), "STB2", 1
+    )
     assert stb.model.get("Device.Ethernet.Interface.1.MACAddress") == host_mac("00D09E", "STB2")
 
 
