@@ -72,6 +72,9 @@ class Pacer:
         self.max_lag = max_lag
         self.min_sleep = min_sleep
         self.due = clock()
+        #: Schedule time given up after stalls longer than `max_lag` (seconds): what the long-run
+        #: rate falls short by when the process is descheduled (a loaded host).
+        self.given_up = 0.0
 
     def set_rate(self, rate_bps: float) -> None:
         self.rate_bps = float(rate_bps)
@@ -80,6 +83,7 @@ class Pacer:
     def wait(self, nbytes: int) -> None:
         now = self.clock()
         if self.due < now - self.max_lag:
+            self.given_up += now - self.max_lag - self.due
             self.due = now - self.max_lag  # a long stall is not made up in one burst
         ahead = self.due - now
         if ahead > self.min_sleep:

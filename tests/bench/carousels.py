@@ -9,7 +9,7 @@ every 2 s). A receiver in another process joins the group on 127.0.0.1 and count
 bytes (UDP payload, as the carousel's rate counts). CPU is `time.process_time()` of the sending
 process (the receiver's is not counted). Writes docs/benchmarks/carousels.md.
 
-    python -m tests.bench.carousels [--seconds 10] [--max-seconds 5] [--size-mib 32]
+    python -m tests.bench.carousels [--seconds 10] [--max-seconds 4] [--tries 3] [--size-mib 32]
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ def send(path: Path, size: int, rate_bps: float, seconds: float, port: int) -> d
         "rx_bps": rx_bytes * 8 / rx_span if rx_span else 0.0,
         "loss": 1 - rx_packets / packets if packets else 0.0,
         "cpu": cpu,
+        "given_up": pacer.given_up if rate_bps < UNPACED else 0.0,
         "cpu_per_mbps": cpu / elapsed / (nbytes * 8 / elapsed / 1e6) if nbytes else 0.0,
     }
 
@@ -183,20 +184,22 @@ def report(
         "on 127.0.0.1 counts what arrives. Rates are UDP payload bits per second, as the carousel's "
         "configured rate counts them.",
         "",
-        "| run | target | sent (sender clock) | pacing error | received (receiver clock) | loss "
-        "| packets sent | CPU s | CPU s per s per Mbit/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | target | sent (sender clock) | pacing error | stalls given up "
+        "| received (receiver clock) | loss | packets sent | CPU s | CPU s per s per Mbit/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, r in rows:
         target = "unpaced" if r["rate"] >= UNPACED else f"{r['rate'] / 1e6:.0f} Mbit/s"
         pacing = "—" if r["rate"] >= UNPACED else f"{err(r):+.3f}%"
+        given_up = "—" if r["rate"] >= UNPACED else f"{r['given_up'] * 1000:.0f} ms"
         lines.append(
             f"| {label} | {target} | {r['sent_bps'] / 1e6:.1f} Mbit/s over {r['seconds']:.1f} s "
-            f"| {pacing} | {r['rx_bps'] / 1e6:.1f} Mbit/s | {r['loss'] * 100:.2f}% "
+            f"| {pacing} | {given_up} "
+            f"| {r['rx_bps'] / 1e6:.1f} Mbit/s | {r['loss'] * 100:.2f}% "
             f"| {r['packets']:,} | {r['cpu']:.2f} | {r['cpu_per_mbps'] * 1000:.2f} m |"
         )
     top = rows[0][1]
-    paced = [r for _, r in rows[1:]]
+    paced = [r for _, r in rows if r["rate"] < UNPACED]
     worst = max(abs(err(r)) for r in paced)
     per_core = top["sent_bps"] / (top["cpu"] / top["seconds"]) if top["cpu"] else 0.0
     lines[4:4] = [
@@ -239,7 +242,9 @@ def report(
         "Pacing (`fus.carousels.sender.Pacer`) is a cumulative schedule: each datagram leaves "
         "no earlier than its bytes are due, so sleeps that overshoot are made up and the "
         "long-run rate is exact; the error is over the whole run, by the sender's clock, with "
-        "the receiver's own measurement beside it.",
+        "the receiver's own measurement beside it. A stall longer than 50 ms (the process "
+        "descheduled) is not made up in one burst: the schedule time given up is in the "
+        "'stalls given up' column and is what a paced run falls short by on a loaded host.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -247,7 +252,8 @@ def report(
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per paced run")
-    parser.add_argument("--max-seconds", type=float, default=5.0, help="for the unpaced run")
+    parser.add_argument("--max-seconds", type=float, default=4.0, help="per unpaced run")
+    parser.add_argument("--tries", type=int, default=3, help="unpaced runs (best reported)")
     parser.add_argument("--size-mib", type=int, default=32)
     parser.add_argument("--no-write", action="store_true", help="print, do not write the report")
     args = parser.parse_args(argv)
@@ -257,8 +263,19 @@ def main(argv: list[str] | None = None) -> str:
         path = Path(tmp) / "fw.bin"
         path.write_bytes(os.urandom(size))
         cost = costs(path, size)
+        # the highest rate is the best of a few unpaced runs: on a shared 2-CPU machine one run
+        # measures the neighbours' load as much as the sender
+        tries = sorted(
+            (send(path, size, UNPACED, args.max_seconds, _free_port()) for _ in range(args.tries)),
+            key=lambda r: r["sent_bps"],
+        )
         rows = [
-            ("highest rate", send(path, size, UNPACED, args.max_seconds, _free_port())),
+            (f"highest rate (best of {args.tries})", tries[-1]),
+            *(
+                [(f"unpaced: median of {args.tries}", tries[len(tries) // 2])]
+                if args.tries > 2
+                else []
+            ),
             ("10 Mbit/s", send(path, size, 10e6, args.seconds, _free_port())),
             ("100 Mbit/s", send(path, size, 100e6, args.seconds, _free_port())),
         ]

@@ -286,3 +286,13 @@ def test_pacer_keeps_the_long_run_rate(rate):
         sent += 1316
         clock.now += 2e-6  # the cost of a send
     assert abs(sent * 8 / clock.now - rate) / rate < 0.001
+
+
+def test_pacer_does_not_burst_after_a_stall_and_says_what_it_gave_up():
+    clock = FakeClock()
+    pacer = Pacer(8_000_000, clock=clock, sleep=clock.sleep)  # 1 MB/s
+    pacer.wait(1000)
+    clock.now += 1.0  # descheduled for a second
+    pacer.wait(1000)  # no catch-up burst beyond max_lag (50 ms)
+    assert pacer.due == pytest.approx(clock.now - 0.05 + 0.001)
+    assert pacer.given_up == pytest.approx(1.0 - 0.05 - 0.001)
