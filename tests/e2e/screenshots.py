@@ -89,6 +89,11 @@ def take(base_url: str, out: Path) -> list[Path]:
                         ("/", "noc-overview.png"),
                         ("/catalogue/firmware/", "firmware-list.png"),
                         (None, "firmware-detail.png"),
+                        ("/devices/", "devices-list.png"),
+                        ("/rollouts/", "rollouts-list.png"),
+                        ("/catalogue/carousels/", "carousels-list.png"),
+                        ("/home-network/", "home-network.png"),
+                        ("/profiles/", "profiles.png"),
                     ],
                 ),
                 (
