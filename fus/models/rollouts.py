@@ -1,10 +1,12 @@
 """Staged rollouts (issue #7): a firmware package shipped to a population wave by wave.
 
 A `Rollout` holds the whole plan: target, channels, stages, schedule, rate limits, gate and stop
-rule. Planning (`fus.rollouts.plan`) writes one `RolloutDevice` per device of the inventory the
-rollout targets, with its wave fixed at planning time (deterministic: a hash of rollout and device,
-or serial order), and one `RolloutWave` per stage; the preview *is* these rows. The engine
-(`fus.rollouts.engine`) moves devices through their states and waves through theirs; the serial
+rule. Planning (`fus.rollouts.plan`) writes one `RolloutWave` per stage: its size, first rank and
+the plan-order key of its last device (deterministic: a hash of rollout and device, or serial
+order), so each wave is an exact slice of the population. A wave's `RolloutDevice` rows are
+written when it is released (one INSERT ... SELECT); boxes outside the inventory are added when they
+report. The engine (`fus.rollouts.engine`) moves devices through their states and waves through
+theirs; the serial
 ranges released so far for boxes outside the inventory are `RolloutRange` rows, which the QRC and
 the carousels read through `fus.rollouts.gate`. `RolloutSample` is the time series of the counts
 for the progress chart. See docs/rollouts.md.
@@ -178,7 +180,16 @@ class RolloutWave(models.Model):
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="waves")
     number = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=60)
-    size = models.PositiveIntegerField(help_text="Devices of the inventory in this wave.")
+    size = models.PositiveIntegerField(
+        help_text="Devices of the inventory in this wave: as planned until it is released, then "
+        "as written."
+    )
+    first_rank = models.BigIntegerField(default=1, help_text="Plan rank of its first device.")
+    last_key = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Plan-order key of its last device (null: the last wave, every device after).",
+    )
     state = models.CharField(max_length=8, choices=WaveState.choices, default=WaveState.PENDING)
     released_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -204,7 +215,11 @@ class RolloutDevice(models.Model):
     """One box of a rollout: its wave and its fate. Boxes of the inventory are planned; boxes
     outside it (unmanaged, known only by their update reports) are added when they report."""
 
-    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="members")
+    # No single-column index on rollout: the unique constraint and the indexes below lead with it
+    # (every index costs at the INSERT ... SELECT of a released wave).
+    rollout = models.ForeignKey(
+        Rollout, on_delete=models.CASCADE, related_name="members", db_index=False
+    )
     device = models.ForeignKey(
         "acs.Device", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
@@ -219,11 +234,16 @@ class RolloutDevice(models.Model):
         max_length=10, choices=DeviceState.choices, default=DeviceState.PENDING
     )
     task = models.ForeignKey(
-        "acs.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "acs.Task",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # partial index below: only managed boxes with a Download have one
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=OutcomeSource.choices, blank=True)
     confirmed = models.BooleanField(
         default=False, help_text="A confirmed failure (fault, failed transfer, failure report)."
@@ -246,7 +266,9 @@ class RolloutDevice(models.Model):
             models.Index(fields=["rollout", "wave", "state"], name="fus_rolloutdev_wave"),
             models.Index(fields=["rollout", "state", "channel"], name="fus_rolloutdev_state"),
             models.Index(fields=["rollout", "finished_at"], name="fus_rolloutdev_finished"),
-            models.Index(fields=["device"], name="fus_rolloutdev_device"),
+            models.Index(
+                fields=["task"], name="fus_rolloutdev_task", condition=models.Q(task__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

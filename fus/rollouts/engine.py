@@ -19,6 +19,7 @@ Steps, in order:
 3. **Waves**: when the current wave has no pending or in-flight box, it is done; the next one is
    released if the wave met the success criterion, after the soak time, with its approval (gate
    "approval"), inside a maintenance window; a wave below the criterion halts the rollout.
+   Releasing a wave writes its member rows (`plan.materialize`, one INSERT ... SELECT).
 4. **Dispatch**: managed boxes of released waves get a Download (rate limits: concurrent, starts
    per minute; connection request on commit, spread by the jitter), inside the disruptive window;
    RMS-FUS/unmanaged boxes of released waves are admitted (the gate now answers them).
@@ -33,14 +34,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
 from acs.choices import DeviceEventKind, TaskState
 from acs.models import DeviceEvent
 from fus.metadata.identifiers import serial_index_key
 from fus.models import Rollout, RolloutDevice, RolloutSample, RolloutWave, UpdateReport
-from fus.rollouts import gate, live, schedule
+from fus.rollouts import gate, live, plan, schedule
 from fus.rollouts.choices import (
     COLLECTING,
     Channel,
@@ -514,10 +515,15 @@ def _may_release(rollout: Rollout, wave: RolloutWave, *, now: datetime) -> bool:
 
 
 def release(rollout: Rollout, wave: RolloutWave, *, now: datetime) -> None:
-    """Release a wave: its boxes may start; the released serial ranges widen."""
+    """Release a wave: its members are written (one INSERT ... SELECT of its planned slice of
+    the population, `plan.materialize`), its boxes may start; the released serial ranges widen.
+    In the tick's transaction: a killed worker leaves neither the members nor the release."""
+    planned = wave.size
+    written = plan.materialize(rollout, wave)
+    wave.size = rollout.members.filter(wave=wave.number, device__isnull=False).count()
     wave.state = WaveState.RELEASED
     wave.released_at = now
-    wave.save(update_fields=["state", "released_at"])
+    wave.save(update_fields=["state", "released_at", "size"])
     rollout.current_wave = wave.number
     last = not rollout.waves.filter(number__gt=wave.number).exists()
     governed = bool(gate.GATED_CHANNELS & set(rollout.channels))
@@ -528,7 +534,13 @@ def release(rollout: Rollout, wave: RolloutWave, *, now: datetime) -> None:
         AuditKind.ROLLOUT_WAVE_RELEASED,
         obj=rollout,
         message=f"{rollout}: wave {wave.name!r} released ({wave.size} devices)",
-        details={"wave": wave.number, "size": wave.size, "last": last},
+        details={
+            "wave": wave.number,
+            "size": wave.size,
+            "planned": planned,
+            "written": written,
+            "last": last,
+        },
     )
 
 
@@ -629,10 +641,15 @@ def _connection_request(device_id: int, delay: float) -> None:
 
 
 def state_counts(rollout: Rollout) -> dict[str, int]:
+    """Devices per state; the planned devices of waves not yet released (no member rows yet)
+    are pending."""
     counts = dict(
         rollout.members.values_list("state").annotate(n=Count("pk")).values_list("state", "n")
     )
-    return {state: counts.get(state, 0) for state in DeviceState.values}
+    out = {state: counts.get(state, 0) for state in DeviceState.values}
+    unreleased = rollout.waves.filter(released_at__isnull=True).aggregate(n=Sum("size"))["n"]
+    out[DeviceState.PENDING] += unreleased or 0
+    return out
 
 
 def take_sample(rollout: Rollout, *, now: datetime) -> RolloutSample | None:

@@ -41,14 +41,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, signals
 from django.utils import timezone
 
 from fus.metadata import model as m
 from fus.metadata.identifiers import serial_index_key
 from fus.metadata.targeting import DeviceIdentity
-from fus.models import FirmwarePackage, Rollout, RolloutRange
+from fus.models import FirmwarePackage, Rollout, RolloutDevice, RolloutRange
 from fus.rollouts.choices import ANNOUNCING, Channel
 
 GATED_CHANNELS = frozenset({Channel.AUTONOMOUS.value, Channel.UNMANAGED.value})
@@ -425,17 +425,32 @@ def _narrow(own: m.RangeList | None, released: Iterable[tuple[str, str]]) -> lis
 
 @transaction.atomic
 def write_ranges(rollout: Rollout) -> int:
-    """Recompute the rollout's released serial ranges from its members: maximal runs, per device
-    class in serial order, of members in waves <= `current_wave` with no later-wave member in
-    between. One ordered pass over the members; returns the number of ranges."""
+    """Recompute the rollout's released serial ranges: maximal runs, per device class in serial
+    order, of released inventory boxes (members in waves <= `current_wave`) with no unreleased
+    inventory box in between (a box of the population that is not a member: its wave is not
+    released yet). One ordered pass over one query (members UNION the rest of the population);
+    returns the number of ranges."""
+    from fus.rollouts.plan import _keyed
+
     RolloutRange.objects.filter(rollout=rollout)._raw_delete(RolloutRange.objects.db)  # no signals
     if rollout.current_wave < 0:
+        _invalidate(RolloutRange)
         return 0
-    members = (
-        rollout.members.filter(device__isnull=False)
-        .order_by("oui", "product_class", "serial_key", "serial_number")
-        .values_list("oui", "product_class", "serial_number", "serial_key", "wave")
-    )
+    members = RolloutDevice._meta.db_table
+    qn = connection.ops.quote_name
+    population_sql, population_params, _keys = _keyed(rollout)
+    # Every value is a parameter; names come from the models.
+    sql = f"""
+        SELECT oui, product_class, serial_number, serial_key, 1 AS released
+        FROM {qn(members)} WHERE rollout_id = %s AND device_id IS NOT NULL AND wave <= %s
+        UNION ALL
+        SELECT s.oui, s.product_class, s.serial_number, s.serial_key, 0
+        FROM ({population_sql}) s
+        WHERE NOT EXISTS (SELECT 1 FROM {qn(members)} m
+                          WHERE m.rollout_id = %s AND m.device_id = s.id)
+        ORDER BY 1, 2, 4, 3
+    """  # noqa: S608
+    params = [rollout.pk, rollout.current_wave, *population_params, rollout.pk]
     rows: list[RolloutRange] = []
     run: list | None = None  # [oui, pc, lower, lo_key, upper, hi_key]
 
@@ -454,22 +469,24 @@ def write_ranges(rollout: Rollout) -> int:
                 )
             )
 
-    for oui, product_class, serial, key, wave in members.iterator(chunk_size=5000):
-        if not key:
-            continue  # a serial the ordering cannot index: only its own membership admits it
-        released = wave <= rollout.current_wave
-        same_class = run is not None and run[0] == oui and run[1] == product_class
-        if released and same_class:
-            run[4], run[5] = serial, key
-        elif released:
-            close()
-            run = [oui, product_class, serial, key, serial, key]
-        else:
-            close()
-            run = None
-        if len(rows) >= 5000:
-            RolloutRange.objects.bulk_create(rows)
-            rows.clear()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(5000):
+            for oui, product_class, serial, key, released in batch:
+                if not key:
+                    continue  # a serial the ordering cannot index: only its membership admits it
+                same_class = run is not None and run[0] == oui and run[1] == product_class
+                if released and same_class:
+                    run[4], run[5] = serial, key
+                elif released:
+                    close()
+                    run = [oui, product_class, serial, key, serial, key]
+                else:
+                    close()
+                    run = None
+            if len(rows) >= 5000:
+                RolloutRange.objects.bulk_create(rows)
+                rows.clear()
     close()
     RolloutRange.objects.bulk_create(rows)
     _invalidate(RolloutRange)  # bulk writes send no signals

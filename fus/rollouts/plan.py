@@ -6,8 +6,12 @@ validity, not already on the version) narrowed by the rollout's target: device c
 docs/decisions/0002, through the same Q builder as the targeting engine), tags (any of) and a saved
 device search.
 
-Waves are fixed when the rollout is planned, set-based, in one INSERT ... SELECT: the population
-is numbered by ROW_NUMBER() over a deterministic order and cut at the stage boundaries.
+Waves are fixed when the rollout is planned, set-based: the population is numbered by ROW_NUMBER()
+over a deterministic total order and cut at the stage boundaries; a wave stores only its size, its
+first rank and the order key of its last device (`RolloutWave.last_key`). Member rows
+(`RolloutDevice`) are written when a wave is released (`materialize`, one INSERT ... SELECT of the
+population in the wave's key range), not at planning: a million indexed member rows cost about a
+minute on PostgreSQL, the plan itself one sort (docs/benchmarks/rollouts.md).
 
 * ``spread``: the order of a multiplicative (Fibonacci) hash of the device id seeded by the
   rollout, ``(id * 2654435761 + seed) mod 2**32``: each wave is an even sample of the population,
@@ -16,7 +20,11 @@ is numbered by ROW_NUMBER() over a deterministic order and cut at the stage boun
   what an announcement RangeList can say compactly (and it covers boxes the inventory does not
   know that sit between released serials).
 
-Either way waves are disjoint and their union is the population; the preview is the rows.
+Either way waves are disjoint and their union is the population. The preview lists exactly each
+wave's devices (`wave_devices`: the planned key range of the population, or the members once
+released). Devices that join the inventory after planning fall in the wave their key falls in
+(or, when that wave is already released, the next one released); devices that left the population
+(upgraded meanwhile, deleted) are not written.
 """
 
 from __future__ import annotations
@@ -269,70 +277,179 @@ def _clear(rollout: Rollout) -> None:
             )
 
 
-@transaction.atomic
-def plan(rollout: Rollout, *, at=None) -> list[RolloutWave]:
-    """(Re)write the rollout's waves and members: one COUNT, one INSERT ... SELECT."""
-    stages = parse_stages(rollout.stages)
-    channel = device_channel(rollout.channels)
-    _clear(rollout)
-    devices = population(rollout, at=at).order_by()
-    total = devices.count()
-    sizes = wave_sizes(stages, total)
+# The plan order: a total order over the population (the device id breaks every tie). A wave is
+# the devices whose key is above the previous wave's last key and at most its own last key.
+_ORDER_KEYS = {
+    Assignment.SPREAD.value: ("h", "id"),
+    Assignment.SERIAL.value: ("oui", "product_class", "serial_key", "serial_number", "id"),
+}
+
+
+def _keyed(rollout: Rollout, devices: models.QuerySet | None = None):
+    """The population as SQL with columns id, oui, product_class, serial_number, serial_key, h
+    (the spread hash), its parameters, and the plan order's key columns."""
+    if devices is None:
+        devices = population(rollout).order_by()
     if rollout.assignment == Assignment.SERIAL:
         columns = devices.annotate(h=Value(0, output_field=models.BigIntegerField()))
-        order = "s.oui, s.product_class, s.serial_key, s.serial_number, s.id"
     else:
         columns = devices.annotate(
             h=Mod(F("id") * Value(FIBONACCI) + Value(seed(rollout.pk)), Value(HASH_SPACE))
         )
-        order = "s.h, s.id"
-    inner_sql, inner_params = columns.values_list(
+    sql, params = columns.values_list(
         "id", "oui", "product_class", "serial_number", "serial_key", "h"
     ).query.sql_with_params()
-    bounds, cases, cumulative = [], [], 0
-    for number, (_name, size) in enumerate(sizes[:-1]):
+    return sql, list(params), _ORDER_KEYS[rollout.assignment]
+
+
+def _row(keys, alias: str = "s") -> str:
+    return "(" + ", ".join(f"{alias}.{connection.ops.quote_name(k)}" for k in keys) + ")"
+
+
+def _params_row(keys) -> str:
+    return "(" + ", ".join("%s" for _ in keys) + ")"
+
+
+def _order(keys, alias: str = "s") -> str:
+    return ", ".join(f"{alias}.{connection.ops.quote_name(k)}" for k in keys)
+
+
+@transaction.atomic
+def plan(rollout: Rollout, *, at=None) -> list[RolloutWave]:
+    """(Re)write the rollout's waves: one COUNT of the population and one query numbering it in
+    the plan order (ROW_NUMBER) that returns only the key of each wave's last device. No member
+    row is written here: a wave's members are written when it is released (`materialize`)."""
+    stages = parse_stages(rollout.stages)
+    device_channel(rollout.channels)  # validated: at least one channel
+    _clear(rollout)
+    devices = population(rollout, at=at).order_by()
+    total = devices.count()
+    sizes = wave_sizes(stages, total)
+    inner_sql, inner_params, keys = _keyed(rollout, devices)
+    cuts, cumulative = [], 0
+    for _name, size in sizes[:-1]:
         cumulative += size
-        cases.append(f"WHEN p.pos <= %s THEN {number}")
-        bounds.append(cumulative)
-    wave_expr = f"CASE {' '.join(cases)} ELSE {len(sizes) - 1} END" if cases else "0"
-    table = RolloutDevice._meta.db_table
-    qn = connection.ops.quote_name
-    # Every value is a parameter; names come from the models and the fixed orders above.
-    sql = f"""
-        INSERT INTO {qn(table)} (rollout_id, device_id, oui, product_class, serial_number,
-            serial_key, wave, {qn("rank")}, channel, state, attempts, confirmed, source, detail)
-        SELECT %s, p.id, p.oui, p.product_class, p.serial_number, p.serial_key, {wave_expr},
-            p.pos, %s, 'pending', 0, %s, '', ''
-        FROM (SELECT s.*, ROW_NUMBER() OVER (ORDER BY {order}) AS pos
-              FROM ({inner_sql}) s) p
-    """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [rollout.pk, *bounds, channel, False, *inner_params])
-    waves = RolloutWave.objects.bulk_create(
-        RolloutWave(rollout=rollout, number=n, name=name, size=size)
-        for n, (name, size) in enumerate(sizes)
-    )
+        cuts.append(cumulative)
+    last_keys: dict[int, list] = {}
+    if cuts:
+        placeholders = ", ".join("%s" for _ in cuts)
+        # Every value is a parameter; names come from the models and the fixed keys above.
+        sql = f"""
+            SELECT p.pos, {_order(keys, "p")}
+            FROM (SELECT {_order(keys)}, ROW_NUMBER() OVER (ORDER BY {_order(keys)}) AS pos
+                  FROM ({inner_sql}) s) p
+            WHERE p.pos IN ({placeholders})
+        """  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*inner_params, *cuts])
+            last_keys = {pos: list(key) for pos, *key in cursor.fetchall()}
+    waves, first = [], 1
+    for number, (name, size) in enumerate(sizes):
+        last = first + size - 1
+        waves.append(
+            RolloutWave(
+                rollout=rollout,
+                number=number,
+                name=name,
+                size=size,
+                first_rank=first,
+                last_key=last_keys.get(last) if number < len(sizes) - 1 else None,
+            )
+        )
+        first = last + 1
+    waves = RolloutWave.objects.bulk_create(waves)
     rollout.planned_at = timezone.now()
     Rollout.objects.filter(pk=rollout.pk).update(planned_at=rollout.planned_at)
     return waves
 
 
+def _wave_slice(rollout: Rollout, wave: RolloutWave, previous: RolloutWave | None):
+    """The population devices of a wave in plan order: SQL and parameters (columns of `_keyed`)."""
+    inner_sql, params, keys = _keyed(rollout)
+    where = []
+    if previous is not None and previous.last_key is not None:
+        where.append(f"{_row(keys)} > {_params_row(keys)}")
+        params += previous.last_key
+    if wave.last_key is not None:
+        where.append(f"{_row(keys)} <= {_params_row(keys)}")
+        params += wave.last_key
+    sql = (
+        f"SELECT s.* FROM ({inner_sql}) s"  # noqa: S608
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + f" ORDER BY {_order(keys)}"
+    )
+    return sql, params
+
+
+def materialize(rollout: Rollout, wave: RolloutWave) -> int:
+    """Write the members of a wave being released, in one INSERT ... SELECT: the population
+    devices (now) whose plan key is at most the wave's last key and that are not members yet
+    (a device added to the inventory after planning whose key fell in an earlier wave joins this
+    one). Idempotent: run twice, it adds nothing the second time. Returns the rows written."""
+    channel = device_channel(rollout.channels)
+    inner_sql, inner_params, keys = _keyed(rollout)
+    members = RolloutDevice._meta.db_table
+    qn = connection.ops.quote_name
+    upper, upper_params = "", []
+    if wave.last_key is not None:
+        upper = f"AND {_row(keys)} <= {_params_row(keys)}"
+        upper_params = list(wave.last_key)
+    # Every value is a parameter; names come from the models and the fixed keys above.
+    sql = f"""
+        INSERT INTO {qn(members)} (rollout_id, device_id, oui, product_class, serial_number,
+            serial_key, wave, {qn("rank")}, channel, state, attempts, confirmed, source, detail)
+        SELECT %s, p.id, p.oui, p.product_class, p.serial_number, p.serial_key, %s,
+            p.pos + %s, %s, 'pending', 0, %s, '', ''
+        FROM (SELECT s.*, ROW_NUMBER() OVER (ORDER BY {_order(keys)}) AS pos
+              FROM ({inner_sql}) s
+              WHERE NOT EXISTS (
+                  SELECT 1 FROM {qn(members)} m
+                  WHERE m.rollout_id = %s AND m.oui = s.oui AND m.product_class = s.product_class
+                    AND m.serial_number = s.serial_number) {upper}) p
+    """  # noqa: S608
+    params = [rollout.pk, wave.number, wave.first_rank - 1, channel, False]
+    params += [*inner_params, rollout.pk, *upper_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def wave_devices(rollout: Rollout, wave: RolloutWave, *, limit: int | None = None):
+    """The devices of a wave in plan order, as dicts (device_id, oui, product_class,
+    serial_number, rank): its members once released, else the planned slice of the population."""
+    if wave.released_at is not None:
+        rows = rollout.members.filter(wave=wave.number).order_by("rank", "pk")
+        values = rows.values("device_id", "oui", "product_class", "serial_number", "rank")
+        yield from values[:limit] if limit is not None else values.iterator(chunk_size=2000)
+        return
+    previous = rollout.waves.filter(number=wave.number - 1).first() if wave.number else None
+    sql, params = _wave_slice(rollout, wave, previous)
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for rank, (pk, oui, product_class, serial, _key, _h) in enumerate(
+            cursor, start=wave.first_rank
+        ):
+            yield {
+                "device_id": pk,
+                "oui": oui,
+                "product_class": product_class,
+                "serial_number": serial,
+                "rank": rank,
+            }
+
+
 def wave_preview(rollout: Rollout, *, per_wave: int = 20) -> list[dict]:
     """Each wave with its size and its first devices in plan order (the whole list: CSV)."""
-    out = []
-    for wave in rollout.waves.all():
-        members = rollout.members.filter(wave=wave.number).order_by("rank")
-        out.append(
-            {
-                "number": wave.number,
-                "name": wave.name,
-                "size": wave.size,
-                "state": wave.state,
-                "sample": list(
-                    members.values("device_id", "oui", "product_class", "serial_number", "rank")[
-                        :per_wave
-                    ]
-                ),
-            }
-        )
-    return out
+    return [
+        {
+            "number": wave.number,
+            "name": wave.name,
+            "size": wave.size,
+            "state": wave.state,
+            "sample": list(wave_devices(rollout, wave, limit=per_wave)),
+        }
+        for wave in rollout.waves.all()
+    ]

@@ -60,6 +60,8 @@ def wave_rows(rollout: Rollout) -> list[dict]:
     rows = []
     for wave in rollout.waves.all():
         c = {s: counts.get(wave.number, {}).get(s, 0) for s in DeviceState.values}
+        if wave.released_at is None:  # no member rows before the release: all planned, pending
+            c[DeviceState.PENDING] += wave.size
         outcomes = c["succeeded"] + c["failed"] + c["timed_out"]
         rows.append(
             {

@@ -273,7 +273,7 @@ def start_rollout(rollout: Rollout, *, actor) -> Rollout:
         )
     if not rollout.waves.exists():
         raise RolloutStateError(f"Rollout {rollout} has no plan.")
-    total = rollout.members.count()
+    total = sum(rollout.waves.values_list("size", flat=True))
     if total == 0 and not set(rollout.channels) & {Channel.AUTONOMOUS, Channel.UNMANAGED}:
         raise RolloutStateError(
             f"Rollout {rollout} targets no device of the inventory (plan it again?)."

@@ -228,7 +228,7 @@ def rollout_devices(request, pk: int):
         rows = rows.filter(serial_number__icontains=q)
     rows = rows.order_by("wave", "rank", "pk")
     if request.GET.get("export") == "csv":
-        return _csv(rollout, rows)
+        return _csv(rollout, rows, _planned_rows(rollout, state, wave, q))
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -252,13 +252,45 @@ class _Echo:
         return value
 
 
-def _csv(rollout, rows):
+def _planned_rows(rollout, state: str, wave: str, q: str):
+    """The devices of waves not released yet (no member rows before the release: the planned
+    slice of the population, pending), as CSV rows under the same filters."""
+    if state not in ("", DeviceState.PENDING):
+        return
+    channel = plan.device_channel(rollout.channels)
+    for w in rollout.waves.filter(released_at__isnull=True):
+        if wave.isdigit() and int(wave) != w.number:
+            continue
+        for row in plan.wave_devices(rollout, w):
+            if q and q.lower() not in row["serial_number"].lower():
+                continue
+            yield (
+                w.number,
+                row["rank"],
+                row["oui"],
+                row["product_class"],
+                row["serial_number"],
+                channel,
+                DeviceState.PENDING.value,
+                False,
+                None,
+                "",
+                "",
+                None,
+                None,
+                None,
+            )
+
+
+def _csv(rollout, rows, planned=()):
     writer = csv.writer(_Echo())
 
     def lines():
         yield writer.writerow(CSV_COLUMNS)
         for row in rows.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
             yield writer.writerow([v.isoformat() if hasattr(v, "isoformat") else v for v in row])
+        for row in planned:
+            yield writer.writerow(row)
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="rollout-{rollout.pk}-devices.csv"'
