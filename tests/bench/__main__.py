@@ -7,6 +7,7 @@ from tests.bench import (
     device_list,
     downloads,
     qrc,
+    rollouts,
     targeting,
     upload,
 )
@@ -20,3 +21,4 @@ if __name__ == "__main__":
     acs_sessions.main([])
     device_list.main([])
     carousels.main([])
+    rollouts.main([])
