@@ -259,6 +259,7 @@ def _collect_reports(rollout: Rollout, *, now: datetime) -> int:
         )
     )
     governed = bool(gate.GATED_CHANNELS & set(rollout.channels))
+    planned = None  # the population, built on first need
     n = 0
     for report in reports.order_by("pk"):
         try:
@@ -294,6 +295,14 @@ def _collect_reports(rollout: Rollout, *, now: datetime) -> int:
             or RolloutDevice.objects.filter(member).exists()
         ):
             continue
+        if planned is None:
+            planned = plan.population(rollout)
+        if planned.filter(
+            oui=report.oui.upper(),
+            product_class=report.product_class,
+            serial_number=report.serial_number,
+        ).exists():
+            continue  # a box of a wave not released yet (its member row comes with the wave)
         RolloutDevice.objects.create(
             rollout=rollout,
             device=None,

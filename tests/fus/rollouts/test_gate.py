@@ -194,3 +194,31 @@ def test_halt_withdraws_the_announcement(package, fleet, tenants):
     assert Rollout.objects.get(pk=rollout.pk).status == RolloutStatus.HALTED
     assert not gate.allowed(package, identity("000003"))
     assert gate.announced_target_devices(package) is None
+
+
+def test_a_report_of_a_box_planned_in_a_later_wave_waits_for_its_wave(package, fleet, tenants):
+    """Members are written when their wave is released: a report from an inventory box of a
+    wave not released yet is not taken for a box outside the inventory."""
+    clock = Clock()
+    rollout = create(
+        package,
+        tenants["noc"],
+        channels=UNMANAGED,
+        assignment=Assignment.SERIAL,
+        stages=[{"count": 10}, {"percent": 100}],
+    )
+    services.start_rollout(rollout, actor=tenants["noc"])
+    clock.tick(rollout)
+    report(package, "000050")  # planned in the last wave
+    report(package, "888888")  # outside the inventory, in no released range
+    clock.tick(rollout)
+    assert not RolloutDevice.objects.filter(rollout=rollout, serial_number="000050").exists()
+    outsider = RolloutDevice.objects.get(rollout=rollout, serial_number="888888")
+    assert outsider.device is None and outsider.wave == 0
+    # its wave released later, the box is written with its device
+    for i in range(1, 11):
+        report(package, f"{i:06d}")
+    clock.tick(rollout)
+    clock.tick(rollout)
+    member = RolloutDevice.objects.get(rollout=rollout, serial_number="000050")
+    assert member.device is not None and member.wave == 1
