@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import random
 import socket
 import struct
 from collections import Counter
@@ -258,10 +259,18 @@ async def receive_files(
     interface: str = "127.0.0.1",
     timeout: float = 600.0,
     stats: Counter[str] | None = None,
+    loss: float = 0.0,
+    rng: random.Random | None = None,
 ) -> dict[str, tuple[bytes, bool]]:
     """Join `channel` and collect the files called `names` (a FLUTE Content-Location, a DSM-CC
     module name, or a bare FileName that ends one); {name: (data, checked)} of those that
-    arrived within `timeout` seconds (the carousel's own MD5/CRC: `checked`)."""
+    arrived within `timeout` seconds (the carousel's own MD5/CRC: `checked`).
+
+    `loss` simulates a lossy access network: that fraction of the datagrams received is thrown
+    away before decoding (counted as ``lost``), drawn from `rng`."""
+    if not 0.0 <= loss < 1.0:
+        raise ValueError(f"loss must be in [0, 1), not {loss!r}")
+    rng = rng or random.Random()
     wanted = set(names)
     got: dict[str, tuple[bytes, bool]] = {}
     stats = stats if stats is not None else Counter()
@@ -289,6 +298,9 @@ async def receive_files(
     loop = asyncio.get_running_loop()
     try:
         async for data, sender in _datagrams(sock, loop.time() + timeout):
+            if loss and rng.random() < loss:
+                stats["lost"] += 1
+                continue
             if channel.source is not None and ipaddress.ip_address(sender[0]) != channel.source:
                 stats["foreign_source"] += 1
                 continue

@@ -5,6 +5,7 @@ sending UDP multicast on loopback (TTL 0, groups joined on 127.0.0.1), reporting
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
 import os
 import random
@@ -14,7 +15,13 @@ import pytest
 
 from acs.cwmp.faults import FaultCode
 from cpesim.download import make_image
-from cpesim.receiver import Channel, MulticastReceiver, offers_from_sap, verify_file
+from cpesim.receiver import (
+    Channel,
+    MulticastReceiver,
+    offers_from_sap,
+    receive_files,
+    verify_file,
+)
 from cpesim.unmanaged import UnmanagedBox
 from fus.choices import MetadataMode
 from fus.metadata import model as m
@@ -184,6 +191,46 @@ def test_dvbstp_metadata_with_a_flute_location(tenants, report_url):
     assert outside.software_version == "1.0.0" and not outside.history
     (report,) = retry(lambda: list(UpdateReport.objects.all()))
     assert report.serial_number == "SN1999" and report.result_code == 0
+
+
+def test_joining_mid_cycle_with_5_percent_loss_completes_on_later_cycles(tenants):
+    """Real multicast: the receiver joins a running FLUTE carousel half-way through a cycle and
+    loses 5% of the datagrams; the file still arrives whole, on later cycles."""
+    import hashlib
+    import time
+
+    from fus.models import CarouselRun
+
+    package = _package(tenants, "8.0.0", size=250_000, seed=4)
+    file = package.files.get()
+    # about 2 s a cycle at 1 Mbit/s: the receiver joins after 1 s
+    carousel = make_carousel(tenants, CarouselKind.FLUTE, [package], tsi=77, rate_bps=1_000_000)
+    loop = LoopThread(carousel, tenants)
+    try:
+        time.sleep(1.0)
+        assert retry(lambda: CarouselRun.objects.get(carousel=carousel).packets) > 0  # sending
+        stats = collections.Counter()
+        channel = Channel(
+            sdp.FLUTE_PROTO, ipaddress.ip_address(carousel.group), carousel.port, tsi=77
+        )
+        got = asyncio.run(
+            receive_files(
+                channel, [file.file_name], timeout=40, stats=stats, loss=0.05, rng=random.Random(5)
+            )
+        )
+        cycles_at_end = retry(lambda: CarouselRun.objects.get(carousel=carousel).cycles)
+    finally:
+        _stop(tenants, (carousel, loop))
+    data, checked = got[file.file_name]
+    assert checked and hashlib.sha256(data).hexdigest() == file.sha256
+    assert stats["lost"] > 0
+    assert cycles_at_end >= 1  # the first cycle the receiver saw was incomplete
+
+
+def test_loss_must_be_a_fraction():
+    channel = Channel(sdp.FLUTE_PROTO, ipaddress.ip_address("239.1.1.1"), 4000, tsi=1)
+    with pytest.raises(ValueError, match="loss must be in"):
+        asyncio.run(receive_files(channel, ["x"], timeout=0.1, loss=1.5))
 
 
 def test_offers_and_verification_without_a_network():
