@@ -10,12 +10,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from fus.models import FirmwarePackage, Rollout, RolloutDevice
+from fus.models import FirmwarePackage, Rollout, RolloutDevice, RolloutWave
 from fus.rollouts import plan, progress, services
 from fus.rollouts.choices import DeviceState, RolloutStatus
 from fus.rollouts.forms import RolloutForm
@@ -35,9 +36,17 @@ CONTROLS = {
 
 
 def with_counts(queryset):
-    """Rollouts with their member counts per outcome (one query)."""
+    """Rollouts with their device counts per outcome (one query): members, plus the planned
+    devices of waves not released yet (their member rows are written at release)."""
+    unreleased = (
+        RolloutWave.objects.filter(rollout=OuterRef("pk"), released_at__isnull=True)
+        .order_by()
+        .values("rollout")
+        .annotate(n=Sum("size"))
+        .values("n")
+    )
     return queryset.annotate(
-        n_members=Count("members"),
+        n_members=Count("members") + Coalesce(Subquery(unreleased), 0),
         n_succeeded=Count("members", filter=Q(members__state=DeviceState.SUCCEEDED)),
         n_failed=Count(
             "members",

@@ -208,3 +208,15 @@ def test_rest_api_creates_and_controls(package, fleet, tenants):
     assert not Task.objects.filter(rpc="Download", state="queued").exists()
     helpdesk = client_for(tenants["helpdesk"])
     assert helpdesk.post(f"/api/rollouts/{pk}/resume/").status_code == 403
+
+
+def test_the_list_counts_planned_devices_before_their_wave_is_released(package, fleet, tenants):
+    rollout = create(package, tenants["noc"], stages=[{"count": 10}, {"percent": 100}])
+    response = client_for(tenants["noc"]).get("/rollouts/")
+    (row,) = [r for r in response.context["page"] if r.pk == rollout.pk]
+    assert row.n_members == 100  # no member row yet: all planned
+    services.start_rollout(rollout, actor=tenants["noc"])
+    Clock().tick(rollout)  # the canary's 10 member rows are written
+    response = client_for(tenants["noc"]).get("/rollouts/")
+    (row,) = [r for r in response.context["page"] if r.pk == rollout.pk]
+    assert row.n_members == 100 and row.n_in_flight == 10
