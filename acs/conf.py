@@ -40,6 +40,7 @@ class AcsSettings:
     task_retry_base: int
     connection_request_timeout: float
     download_base_url: str
+    prepared_statements: bool
 
 
 @functools.cache
@@ -80,6 +81,7 @@ def acs_settings() -> AcsSettings:
         task_retry_base=int(getattr(settings, "CWMP_TASK_RETRY_BASE", 60)),
         connection_request_timeout=float(getattr(settings, "CWMP_CONNECTION_REQUEST_TIMEOUT", 10)),
         download_base_url=getattr(settings, "FUS_DOWNLOAD_BASE_URL", ""),
+        prepared_statements=bool(getattr(settings, "CWMP_PREPARED_STATEMENTS", True)),
     )
 
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from acs import digest
 from acs.conf import acs_settings
 from acs.models import CwmpNonce, Device
+from acs.services import store
 
 log = logging.getLogger("acs.auth")
 
@@ -104,11 +104,7 @@ def _lookup_ha1(username: str, algorithm: str, realm: str) -> tuple[str, Princip
     """The stored HA1 for a username: a device's own, one being provisioned, or the bootstrap
     credentials'."""
     column = "cwmp_ha1_md5" if algorithm == "MD5" else "cwmp_ha1_sha256"
-    row = (
-        Device.objects.filter(cwmp_username=username)
-        .values_list("pk", column, "cwmp_realm")
-        .first()
-    )
+    row = store.device_credentials(username, algorithm)
     if row is not None and row[1] and row[2] == realm:
         return row[1], Principal("device", row[0], username)
     pending = (
@@ -167,18 +163,9 @@ def _plain_challenge() -> tuple[int, tuple[tuple[str, str], ...], bytes, str]:
 
 
 def _accept_nonce_count(nonce: str, nc: int) -> bool:
-    """Record `nc` for `nonce` if it is higher than any accepted before (atomic, any process)."""
-    with transaction.atomic():
-        if CwmpNonce.objects.filter(nonce=nonce, nc__lt=nc).update(nc=nc):
-            return True
-        if CwmpNonce.objects.filter(nonce=nonce).exists():
-            return False
-        try:
-            with transaction.atomic():
-                CwmpNonce.objects.create(nonce=nonce, nc=nc)
-        except IntegrityError:  # a concurrent request with the same nonce won the insert
-            return CwmpNonce.objects.filter(nonce=nonce, nc__lt=nc).update(nc=nc) > 0
-    return True
+    """Record `nc` for `nonce` if it is higher than any accepted before (one atomic upsert, any
+    process)."""
+    return store.accept_nonce_count(nonce, nc, timezone.now())
 
 
 def purge_nonces() -> int:

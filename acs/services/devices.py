@@ -24,7 +24,7 @@ from acs.cwmp import messages as m
 from acs.models import Device, DeviceEvent, DeviceParameters, SoftwareVersionChange
 from acs.services import store
 from fus.metadata.identifiers import format_mac, try_parse_mac
-from fus.models import DeviceClass, ManufacturerOUI
+from fus.models import DeviceClass
 from portal.audit import record_event
 
 _OUI = re.compile(r"[0-9A-F]{6}")
@@ -86,7 +86,7 @@ def unknown_device_allowed(identity: Identity) -> bool:
         return True
     if policy == "refuse":
         return False
-    return ManufacturerOUI.objects.filter(oui=identity.oui).exists()
+    return store.oui_known(identity.oui)
 
 
 class RegistrationRace(Exception):
@@ -199,11 +199,15 @@ def apply_inform(
         store.save_inform(device, now)
 
     if device.software_version != previous_version:
-        SoftwareVersionChange.objects.create(
-            device=device,
-            software_version=device.software_version,
-            previous_version=previous_version,
-            seen=now,
+        store.insert_rows(
+            [
+                SoftwareVersionChange(
+                    device=device,
+                    software_version=device.software_version,
+                    previous_version=previous_version,
+                    seen=now,
+                )
+            ]
         )
         if previous_version:
             events.append(
@@ -229,9 +233,10 @@ def apply_inform(
                 },
             )
         )
-    store.insert_events(events)
+    store.insert_rows(events)
     if new:
-        DeviceParameters.objects.create(device=device, tree={p: list(v) for p, v in values.items()})
+        tree = {path: list(value) for path, value in values.items()}
+        store.insert_rows([DeviceParameters(device=device, tree=tree)])
     elif params_changed:
         merge_parameters(device, values, now=now)
     return device

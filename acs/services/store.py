@@ -23,10 +23,12 @@ from datetime import datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save, pre_save
 
-from acs.models import CwmpSession, Device, DeviceEvent, SessionTranscript
+from acs.conf import acs_settings
+from acs.models import CwmpSession, Device, SessionTranscript
 
 # --- field values in and out ------------------------------------------------------------------------
 
@@ -34,6 +36,37 @@ from acs.models import CwmpSession, Device, DeviceEvent, SessionTranscript
 def _db():
     """This thread's connection (the `connection` proxy costs a lookup per attribute)."""
     return connections[DEFAULT_DB_ALIAS]
+
+
+def _cursor(connection):
+    """A cursor for these fixed statements. On PostgreSQL a server-side binding cursor whose
+    statements psycopg prepares on first use (on that connection only: Django's own cursors bind
+    client-side and never prepare), so a pooled connection parses and plans each session
+    statement once, not once per POST (`CWMP_PREPARED_STATEMENTS=False` turns that off, e.g.
+    behind a transaction-pooling PgBouncer older than 1.21). Wrapped like Django's cursors:
+    errors mapped, statements logged when DEBUG or captured (`CaptureQueriesContext`)."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None and acs_settings().prepared_statements:
+        raw.prepare_threshold = 0
+    with connection.wrap_database_errors:
+        cursor = psycopg.Cursor(raw)
+    if connection.queries_logged:
+        return _LoggedCursor(cursor, connection)
+    return CursorWrapper(cursor, connection)
+
+
+class _LoggedCursor(CursorDebugWrapper):
+    """Django's debug cursor reads the SQL back from psycopg's client-side cursor; a server-side
+    binding cursor keeps none, so the statement is composed here (only when logging)."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(self.db.ops.compose_sql(sql, params)):
+            return CursorWrapper.execute(self, sql, params)
 
 
 def _converters(model: type[Model], names: list[str], connection) -> list[list]:
@@ -228,7 +261,7 @@ def lock_device(lookup: dict[str, str]) -> tuple[Device | None, LiveSession | No
     """The device row of a DeviceId, locked until the end of the transaction, and its session
     row if any: one statement."""
     connection = _db()
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(
             _sql(connection)["lock_device"],
             [lookup["oui"], lookup["product_class"], lookup["serial_number"]],
@@ -264,7 +297,7 @@ def save_inform(device: Device, now: datetime) -> None:
         for f, plain in zip(_INFORM_FIELDS, _INFORM_PLAIN, strict=True)
     ]
     params.append(device.pk)
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(_sql(connection)["save_inform"], params)
     _signal_save(device, created=False, using=connection.alias)
 
@@ -279,7 +312,7 @@ def insert_device(device: Device, now: datetime) -> bool:
         setattr(device, name, value)
     _pre_save(device, connection.alias)
     params = [f.get_db_prep_save(getattr(device, f.attname), connection) for f in _INSERT_FIELDS]
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(
             _sql(connection)["insert_device"], [*params, device.oui, device.product_class]
         )
@@ -293,13 +326,51 @@ def insert_device(device: Device, now: datetime) -> bool:
     return True
 
 
-def insert_events(events: list[DeviceEvent]) -> None:
-    """Insert device events in one statement, announcing each like `create()` does."""
-    if not events:
+def insert_rows(instances: list[Model]) -> None:
+    """INSERT new model instances of one model in one statement (what `create()` or `bulk_create`
+    would write: fields' `pre_save`, e.g. `auto_now`, applied), their ids set, and a
+    `post_save(created=True)` for each, as `create()` sends."""
+    if not instances:
         return
-    DeviceEvent.objects.bulk_create(events)
-    for event in events:
-        _signal_save(event, created=True)
+    connection = _db()
+    model = type(instances[0])
+    meta = model._meta
+    auto = meta.auto_field
+    fields = [f for f in meta.concrete_fields if f is not auto]
+    params: list = []
+    for instance in instances:
+        params.extend(f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields)
+    key = (connection.vendor, model, len(instances))
+    sql = _INSERTS.get(key)
+    if sql is None:
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        sql = _INSERTS[key] = (
+            f'INSERT INTO "{meta.db_table}" ('  # noqa: S608 (model metadata)
+            + ", ".join(f'"{f.column}"' for f in fields)
+            + ") VALUES "
+            + ", ".join([row] * len(instances))
+            + (f' RETURNING "{auto.column}"' if auto is not None else "")
+        )
+    with _cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        ids = [r[0] for r in cursor.fetchall()] if auto is not None else []
+    for n, instance in enumerate(instances):
+        if auto is not None:
+            setattr(instance, auto.attname, ids[n])
+        instance._state.adding = False
+        instance._state.db = connection.alias
+        _signal_save(instance, created=True, using=connection.alias)
+
+
+_INSERTS: dict[tuple, str] = {}
+
+
+def oui_known(oui: str) -> bool:
+    """Whether a catalogue manufacturer owns this OUI (`CWMP_UNKNOWN_DEVICES=known-ouis`)."""
+    connection = _db()
+    with _cursor(connection) as cursor:
+        cursor.execute('SELECT 1 FROM "fus_manufactureroui" WHERE "oui" = %s LIMIT 1', [oui])
+        return cursor.fetchone() is not None
 
 
 def insert_session(
@@ -314,7 +385,7 @@ def insert_session(
     """The new session row (the device's lock for the rest of the session)."""
     connection = _db()
     stamp = _dt(now, connection)
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(
             _sql(connection)["insert_session"],
             [
@@ -351,7 +422,7 @@ def lock_session(token: str, fresh: datetime) -> tuple[CwmpSession | None, bool]
     """The live session of a cookie, locked until the end of the transaction (the device's lock),
     and whether the device has a queued task: one statement."""
     connection = _db()
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(_sql(connection)["lock_session"], [token, _dt(fresh, connection)])
         row = cursor.fetchone()
     if row is None:
@@ -365,7 +436,7 @@ def lock_session(token: str, fresh: datetime) -> tuple[CwmpSession | None, bool]
 def save_session(session: CwmpSession) -> None:
     """Store the state, transcript and last_seen of a session that goes on."""
     connection = _db()
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(
             _sql(connection)["save_session"],
             [
@@ -390,7 +461,7 @@ def close_session(
     `keep` of the device's transcripts stay), its row deleted (the device's lock released)."""
     connection = _db()
     sql = _sql(connection)
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         if keep > 0:
             entries = session.transcript
             cursor.execute(
@@ -420,3 +491,34 @@ def prune_due(sessions_started: int, keep: int) -> bool:
     `keep`-th session, so a device holds between `keep` and 2 x `keep` - 1 transcripts (the
     newest `keep` are the ones shown)."""
     return keep > 0 and sessions_started % keep == 0
+
+
+# --- digest authentication -------------------------------------------------------------------------
+
+
+def device_credentials(username: str, algorithm: str) -> tuple[int, str, str] | None:
+    """(device id, stored HA1 for `algorithm`, realm) of the device whose ACS username this is."""
+    column = "cwmp_ha1_md5" if algorithm == "MD5" else "cwmp_ha1_sha256"
+    connection = _db()
+    with _cursor(connection) as cursor:
+        cursor.execute(
+            f'SELECT "id", "{column}", "cwmp_realm" FROM "acs_device" '  # noqa: S608 (fixed)
+            'WHERE "cwmp_username" = %s',
+            [username],
+        )
+        row = cursor.fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def accept_nonce_count(nonce: str, nc: int, now: datetime) -> bool:
+    """Record `nc` for `nonce` if it is higher than any accepted before: one atomic upsert (the
+    row comes back only when inserted or raised), so every process refuses a replay."""
+    connection = _db()
+    with _cursor(connection) as cursor:
+        cursor.execute(
+            'INSERT INTO "acs_cwmpnonce" ("nonce", "nc", "created") VALUES (%s, %s, %s) '
+            'ON CONFLICT ("nonce") DO UPDATE SET "nc" = excluded."nc" '
+            'WHERE "acs_cwmpnonce"."nc" < excluded."nc" RETURNING "nc"',
+            [nonce, nc, _dt(now, connection)],
+        )
+        return cursor.fetchone() is not None

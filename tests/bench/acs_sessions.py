@@ -211,7 +211,8 @@ def measure_in_process(sessions: int, profile_path: Path | None = None) -> dict:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    settings.DATABASES["default"]["CONN_MAX_AGE"] = None  # one connection, as the pool gives
+    if not settings.DATABASES["default"].get("OPTIONS", {}).get("pool"):
+        settings.DATABASES["default"]["CONN_MAX_AGE"] = None  # one connection, as a pool gives
     settings.ALLOWED_HOSTS = ["*"]
     client = Client()
 
@@ -303,6 +304,166 @@ def format_in_process(figures: dict) -> str:
             "| 0 | |",
         ]
     )
+
+
+# --- CPU accounting of an HTTP pass: server processes, PostgreSQL backends, the client ---------------
+
+
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of a process in seconds (0 when it is gone)."""
+    return _backend_cpu_seconds(pid) or 0.0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def _backends(db_name: str) -> list[int]:
+    """The PostgreSQL backend processes connected to the bench database (same machine)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cmdline.startswith("postgres: ") and f" {db_name} " in cmdline:
+            out.append(int(entry.name))
+    return out
+
+
+@dataclass
+class Pass:
+    seconds: float
+    tally: Tally
+    server_cpu: float
+    postgres_cpu: float
+    client_cpu: float
+    load: tuple[float, float, float]
+
+    @property
+    def rate(self) -> float:
+        return self.tally.done / self.seconds
+
+    def per_item_ms(self, cpu: float) -> float:
+        return 1000 * cpu / max(1, self.tally.done)
+
+
+def _measure(server: subprocess.Popen, db_name: str, run) -> Pass:
+    """Run one pass; CPU seconds used meanwhile by the uvicorn processes, the bench database's
+    backends (pool connections live through a pass; backends that come and go are missed) and
+    this client process."""
+    workers = [server.pid, *_children(server.pid)]
+    server_before = sum(map(_proc_cpu, workers))
+    pg_before = {pid: _proc_cpu(pid) for pid in _backends(db_name)}
+    client_before = time.process_time()
+    seconds, tally = asyncio.run(run())
+    client_cpu = time.process_time() - client_before
+    server_cpu = sum(map(_proc_cpu, workers)) - server_before
+    # Backends opened during the pass count from zero (their whole life is in it).
+    postgres_cpu = sum(_proc_cpu(pid) - pg_before.get(pid, 0.0) for pid in _backends(db_name))
+    return Pass(
+        seconds,
+        tally,
+        server_cpu=server_cpu,
+        postgres_cpu=postgres_cpu,
+        client_cpu=client_cpu,
+        load=os.getloadavg(),
+    )
+
+
+def _report(args, passes: dict[str, Pass], in_process, devices, leftover, transcripts) -> str:
+    trivial = passes["trivial"]
+    ceiling = trivial.rate / 2  # a session is two HTTP requests
+    labels = {
+        "trivial": "trivial view (GET /cwmp → 405), per request",
+        "first": "first-contact sessions (BOOTSTRAP: registers the device)",
+        "periodic": "periodic sessions (PERIODIC, known device)",
+        "digest": "periodic sessions with digest (401 challenge + answer each)",
+    }
+    rows = []
+    for key, label in labels.items():
+        p = passes[key]
+        share = "" if key == "trivial" else f"{100 * p.rate / ceiling:.0f} %"
+        errors = sum(p.tally.errors.values())
+        rows.append(
+            f"| {label} | {p.rate:,.0f} | {share} | {p.per_item_ms(p.server_cpu):.2f} "
+            f"| {p.per_item_ms(p.postgres_cpu):.2f} | {p.per_item_ms(p.client_cpu):.2f} "
+            f"| {p.tally.done:,} | {errors} {dict(p.tally.errors) or ''} "
+            f"| {p.load[0]:.1f} |"
+        )
+    trivial_cpu = 2 * (
+        trivial.per_item_ms(trivial.server_cpu) + trivial.per_item_ms(trivial.client_cpu)
+    )
+    cpu_share = {}
+    for key in ("first", "periodic"):
+        p = passes[key]
+        total = sum(p.per_item_ms(c) for c in (p.server_cpu, p.postgres_cpu, p.client_cpu))
+        cpu_share[key] = 100 * trivial_cpu / total
+    in_process_text = (
+        format_in_process(in_process)
+        if in_process
+        else "(not measured in this run: `--in-process 0`)"
+    )
+    statements = ""
+    if in_process:
+        for key, label in (("first", "First contact"), ("periodic", "Periodic")):
+            inform, empty, sql = in_process[key]["statements"]
+            listed = "\n".join(f"    {line[:110]}" for line in sql)
+            statements += f"\n{label} ({inform} + {empty}):\n\n{listed}\n"
+    return f"""# Benchmark: CWMP sessions per second through the real server
+
+Produced by `make bench` (`python -m tests.bench.acs_sessions --devices {args.devices} --workers \
+{args.workers} --connections {args.connections}`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC,
+{os.cpu_count()} cores shared by the server, the client and PostgreSQL (and by other engineers'
+work at the same time: read the ratios and the CPU per session more than the absolute rates).
+
+uvicorn with {args.workers} worker processes on PostgreSQL, transcripts on (`CWMP_TRANSCRIPTS=5`),
+`CWMP_UNKNOWN_DEVICES=known-ouis`, `DATABASE_POOL_SIZE={os.environ.get("DATABASE_POOL_SIZE", "8")}`.
+The client is one asyncio process with {args.connections} keep-alive connections; a session is
+`Inform` → `InformResponse` (200, cookie) → empty POST → 204, the cookie carried between the two
+POSTs. `CWMP_AUTH=none` for the first rows; the digest row re-runs the periodic pass with
+per-device credentials, each session starting with the 401 challenge (three HTTP requests).
+
+## Through HTTP
+
+| pass | rate /s | of the ceiling | server CPU ms | PostgreSQL CPU ms | client CPU ms | completed | errors | load (1 min) |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+{chr(10).join(rows)}
+
+CPU ms are per session (per request for the trivial view), read from `/proc` for the uvicorn
+processes, the bench database's PostgreSQL backends and the client process over each pass; they
+move far less with the machine's load than the rates do. A session is two HTTP requests, so the
+trivial view bounds sessions at **{ceiling:,.0f}/s** here (the session-equivalent ceiling).
+By CPU, a periodic session costs what {cpu_share["periodic"] / 100:.2f} session-equivalents of
+the trivial view cost ({cpu_share["periodic"]:.0f} % of the ceiling when nothing else runs;
+first contact {cpu_share["first"]:.0f} %).
+
+After the run: {devices:,} devices registered, {leftover} sessions left open,
+{transcripts:,} transcripts stored.
+
+## In process (noise-free): statements and CPU per session
+
+`python -m tests.bench.acs_sessions --in-process {in_process["sessions"] if in_process else 0} \
+--in-process-only`: sessions driven through Django's test `Client` (the whole middleware stack
+and the /cwmp view, no HTTP server, no client), one database connection, on the same PostgreSQL.
+Python CPU is `time.process_time()` of that process; PostgreSQL CPU is the backend's
+`/proc/<pid>/stat` over the same sessions.
+
+{in_process_text}
+{statements}
+"""
 
 
 # --- orchestration --------------------------------------------------------------------------------
@@ -465,102 +626,43 @@ def main(argv: list[str] | None = None) -> None:
     log_path = work / "server.log"
     serials = [f"BENCH{n:07d}" for n in range(args.devices)]
     host = "127.0.0.1"
+    db_name = urlsplit(db_url).path.lstrip("/")
+    passes: dict[str, Pass] = {}
     server = _start_server(env, port, args.workers, log_path)
     try:
         asyncio.run(run_trivial(host, port, 2000, args.connections))  # warm-up
-        trivial_s, trivial = asyncio.run(
-            run_trivial(host, port, 2 * args.devices, args.connections)
+        passes["trivial"] = _measure(
+            server, db_name, lambda: run_trivial(host, port, 2 * args.devices, args.connections)
         )
-        first_s, first = asyncio.run(
-            run_sessions(host, port, serials, ("0 BOOTSTRAP", "1 BOOT"), args.connections)
+        passes["first"] = _measure(
+            server,
+            db_name,
+            lambda: run_sessions(host, port, serials, ("0 BOOTSTRAP", "1 BOOT"), args.connections),
         )
-        periodic_s, periodic = asyncio.run(
-            run_sessions(host, port, serials, ("2 PERIODIC",), args.connections)
+        passes["periodic"] = _measure(
+            server,
+            db_name,
+            lambda: run_sessions(host, port, serials, ("2 PERIODIC",), args.connections),
         )
     finally:
         _stop(server)
     subprocess.run([*manage, "shell", "-c", CREDENTIALS], env=env, check=True, cwd=ROOT)
     server = _start_server({**env, "CWMP_AUTH": "digest"}, port, args.workers, log_path)
     try:
-        digest_s, digested = asyncio.run(
-            run_sessions(
+        asyncio.run(run_trivial(host, port, 200, args.connections))  # warm-up
+        passes["digest"] = _measure(
+            server,
+            db_name,
+            lambda: run_sessions(
                 host, port, serials, ("2 PERIODIC",), args.connections, password="bench-password"
-            )
+            ),
         )
     finally:
         _stop(server)
     devices = _count(db_url, "select count(*) from acs_device")
     leftover = _count(db_url, "select count(*) from acs_cwmpsession")
     transcripts = _count(db_url, "select count(*) from acs_sessiontranscript")
-    trivial_rps = trivial.done / trivial_s
-    ceiling_sps = trivial_rps / 2
-    rates = {
-        "first": first.done / first_s,
-        "periodic": periodic.done / periodic_s,
-        "digest": digested.done / digest_s,
-    }
-    rows = [
-        ("trivial view (GET /cwmp → 405), requests/s", trivial_rps, trivial),
-        ("first-contact sessions/s (BOOTSTRAP: registers the device)", rates["first"], first),
-        ("periodic sessions/s (PERIODIC, known device)", rates["periodic"], periodic),
-        (
-            "periodic sessions/s with digest (401 challenge + answer each)",
-            rates["digest"],
-            digested,
-        ),
-    ]
-    table = "\n".join(
-        f"| {name} | {value:,.0f} | {t.done:,} | {sum(t.errors.values())} {dict(t.errors) or ''} |"
-        for name, value, t in rows
-    )
-    report = f"""# Benchmark: CWMP sessions per second through the real server
-
-Produced by `make bench` (`python -m tests.bench.acs_sessions --devices {args.devices} --workers \
-{args.workers} --connections {args.connections}`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC,
-{os.cpu_count()} cores shared by the server, the client and PostgreSQL (and by other engineers'
-work at the same time: read the ratios more than the absolute figures).
-
-uvicorn with {args.workers} worker processes on PostgreSQL 15, transcripts on (`CWMP_TRANSCRIPTS=5`),
-`CWMP_UNKNOWN_DEVICES=known-ouis`. The client is one asyncio process with {args.connections}
-keep-alive connections; a session is `Inform` → `InformResponse` (200, cookie) → empty POST → 204,
-the cookie carried between the two POSTs. `CWMP_AUTH=none` for the first three rows; the digest row
-re-runs the periodic pass with per-device credentials, each session starting with the 401
-challenge (three HTTP requests per session).
-
-| measurement | rate | completed | errors |
-|---|---:|---:|---:|
-{table}
-
-A session is two HTTP requests, so the trivial view bounds sessions at {ceiling_sps:,.0f}/s on this
-machine (the session-equivalent ceiling). First-contact sessions reach
-{100 * rates["first"] / ceiling_sps:.0f} % of it, periodic sessions {100 * rates["periodic"] / ceiling_sps:.0f} %.
-
-After the run: {devices:,} devices registered, {leftover} sessions left open,
-{transcripts:,} transcripts stored.
-
-## Where the time goes
-
-Database statements per session (counted with `CaptureQueriesContext`, BEGIN/COMMIT included,
-`CWMP_UNKNOWN_DEVICES=all`; `known-ouis` adds one lookup on first contact):
-first contact 19 (Inform: lock device + session in one read, device class, insert device,
-registered event, update device, version history, Inform event, parameter tree get-or-create and
-write, insert session) + 7 (empty POST: lock session, queue head, transcript insert, prune, delete
-session); periodic 5 + 7 (unchanged Inform parameters skip the tree; the version check costs
-nothing unless a transfer completed; the live-session count is cached for
-`CWMP_SESSION_COUNT_TTL`). A CPU profile of the periodic path shows Django's ORM building SQL
-(`SQLCompiler.as_sql`, `add_q`) and model instantiation as the largest share, then psycopg, then
-the CWMP codec and state machine (a few per cent).
-
-## Against the goal (≥ 1,000 sessions/s and ≥ half the ceiling)
-
-Not met on this machine: see the table. The ceiling itself (the trivial view) is low here
-because two cores carry the server, the client, PostgreSQL and other engineers' test runs at the
-same time. What would move the figures, in order of expected gain: run the benchmark on an idle
-machine with more cores (the server is CPU-bound and scales with uvicorn workers); the hot-path
-statements as prepared raw SQL instead of ORM-built queries; writing Inform facts of periodic
-sessions in batches (one UPDATE … FROM (VALUES …) per tick) instead of per session; a transaction
-pooler (pgbouncer) in front of PostgreSQL.
-"""
+    report = _report(args, passes, in_process, devices, leftover, transcripts)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(report)
     print(report)
