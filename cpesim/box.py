@@ -52,6 +52,16 @@ CPE_METHODS = (
 FIRMWARE = "1 Firmware Upgrade Image"
 MAX_QUEUED_DOWNLOADS = 3
 MS = "Device.ManagementServer."
+#: Parameters a box keeps in flash across power cycles (see `Box.flash`).
+PERSISTENT = (
+    "Device.DeviceInfo.SoftwareVersion",
+    MS + "Username",
+    MS + "Password",
+    MS + "ConnectionRequestUsername",
+    MS + "ConnectionRequestPassword",
+    MS + "PeriodicInformEnable",
+    MS + "PeriodicInformInterval",
+)
 
 # Events that are dropped, not retried, when their session fails (TR-069 Table 8).
 _DISCARD_ON_FAILURE = ("6 CONNECTION REQUEST",)
@@ -374,6 +384,25 @@ class Box:
         self.events = []
         self.transfer = None
         self.changed.clear()
+
+    def flash(self) -> dict:
+        """What the box keeps across a power cycle: the firmware it runs, the credentials and
+        inform settings the ACS gave it, and whether it has bootstrapped (`Fleet.save_state`)."""
+        return {
+            "bootstrapped": self.bootstrapped,
+            "values": {p: self.model.get(p) for p in PERSISTENT if self.model.has_param(p)},
+        }
+
+    def restore(self, flash: dict) -> None:
+        """Power on with what `flash()` kept (unknown or malformed entries are ignored)."""
+        values = flash.get("values") if isinstance(flash, dict) else None
+        if not isinstance(values, dict):
+            return
+        for path in PERSISTENT:
+            text = values.get(path)
+            if isinstance(text, str) and self.model.has_param(path):
+                self.model.put(path, text)
+        self.bootstrapped = flash.get("bootstrapped") is True
 
     def install(self, software_version: str) -> None:
         self.model.put("Device.DeviceInfo.SoftwareVersion", software_version)

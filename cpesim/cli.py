@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -182,6 +183,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ca-file", default=None, help="CA bundle for HTTPS")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stats-interval", type=float, default=60.0, help="seconds between log lines")
+    p.add_argument(
+        "--state",
+        default=None,
+        help="managed mode: a JSON file keeping each box's flash (firmware version, credentials "
+        "the ACS gave it) across restarts: read at start if present, written at every stats "
+        "line and at exit",
+    )
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
@@ -458,6 +466,12 @@ async def run(args: argparse.Namespace) -> None:
         fleet = Fleet(config, groups)
     except ValueError as exc:  # two boxes with one identity (e.g. a gateway's serial reused)
         raise SystemExit(f"cpesim: {exc}") from None
+    if args.state and os.path.exists(args.state):
+        try:
+            restored = fleet.load_state(args.state)
+        except ValueError as exc:
+            raise SystemExit(f"cpesim: --state {exc}") from None
+        logging.getLogger("cpesim").info("%d boxes restored from %s", restored, args.state)
     listen = None
     if not args.no_listener:
         host, _, port = args.listen.rpartition(":")
@@ -483,9 +497,13 @@ async def run(args: argparse.Namespace) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout)
         logging.getLogger("cpesim").info("stats: %s", dict(sorted(fleet.stats.counts.items())))
+        if args.state:
+            fleet.save_state(args.state)
         if args.duration is not None and loop.time() - started >= args.duration:
             break
     await fleet.stop()
+    if args.state:
+        fleet.save_state(args.state)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ def demo_argv(
     password: str = "",
     listen: str = "127.0.0.1:7548",
     periodic_interval: int = 300,
+    state: str = "",
 ) -> list[str]:
     """Arguments of ``python -m cpesim`` for the demo fleet."""
     argv = [
@@ -39,4 +40,6 @@ def demo_argv(
         argv += ["--group", f"{oui}:{product_class}:{count}:{start}:{software}:{hardware}"]
     if username:
         argv += ["--username", username, "--password", password]
+    if state:  # the boxes keep their firmware and ACS-given credentials across restarts
+        argv += ["--state", state]
     return argv

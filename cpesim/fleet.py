@@ -14,13 +14,16 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import json
 import logging
+import os
 import random
 import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from acs.cwmp import messages as m
 from acs.cwmp.codec import CwmpParseError, parse_envelope, write_envelope
@@ -181,6 +184,37 @@ class Fleet:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # --- flash: what the boxes keep across restarts of the simulator -----------------------------
+
+    def save_state(self, path: str | os.PathLike) -> None:
+        """Write every box's flash (`Box.flash`) to `path` atomically (JSON)."""
+        target = Path(path)
+        state = {"version": 1, "boxes": {box.key: box.flash() for box in self.boxes}}
+        partial = target.with_name(target.name + ".part")
+        partial.write_text(json.dumps(state, sort_keys=True))
+        os.replace(partial, target)
+
+    def load_state(self, path: str | os.PathLike) -> int:
+        """Restore the boxes' flash from `path` (before `start`); boxes it does not name start as
+        new. Returns how many boxes were restored; ValueError naming the file if it is not a
+        state file."""
+        try:
+            state = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: not a readable cpesim state file ({exc})") from None
+        if not isinstance(state, dict):
+            state = {}
+        boxes = state.get("boxes")
+        if state.get("version") != 1 or not isinstance(boxes, dict):
+            raise ValueError(f"{path}: not a cpesim state file (version 1 with 'boxes')")
+        restored = 0
+        for key, flash in boxes.items():
+            box = self.by_key.get(key)
+            if box is not None:
+                box.restore(flash)
+                restored += 1
+        return restored
 
     # --- running ---------------------------------------------------------------------------------
 

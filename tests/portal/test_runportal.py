@@ -6,6 +6,7 @@ SQLite runs are isolated enough to migrate and seed here; with a DATABASE_URL th
 pointed at a throw-away SQLite file too, and Redis (if set) carries the Celery messages.
 """
 
+import json
 import os
 import signal
 import socket
@@ -185,3 +186,10 @@ def test_ctrl_c_stops_every_process(portal):
     time.sleep(0.5)
     alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
     assert alive == [], f"children left running: {alive}"
+    # the demo fleet kept its boxes' flash (own credentials) for the next `make run`
+    boxes = json.loads((portal["var"] / "demo-fleet-state.json").read_text())["boxes"]
+    assert len(boxes) == 20
+    assert all(b["bootstrapped"] for b in boxes.values())
+    assert all(
+        b["values"]["Device.ManagementServer.Username"] != "demo-fleet" for b in boxes.values()
+    )

@@ -203,6 +203,7 @@ class Command(BaseCommand):
                 username=username,
                 password=password,
                 listen=settings.PORTAL_DEMO_FLEET_LISTEN,
+                state=str(settings.VAR_DIR / "demo-fleet-state.json"),
             )
             children.append(Child("fleet", [python, "-m", "cpesim", *fleet]))
         stopping = False
