@@ -7,6 +7,7 @@ from tests.bench import (
     device_list,
     downloads,
     qrc,
+    rollout_fleet,
     rollouts,
     targeting,
     upload,
@@ -22,3 +23,4 @@ if __name__ == "__main__":
     device_list.main([])
     carousels.main([])
     rollouts.main([])
+    rollout_fleet.main([])
