@@ -237,6 +237,7 @@ def _start_locked(
             ip_address=request.remote_addr,
             now=now,
             new=new,
+            defer_write=True,  # written with the session row below (one statement)
         )
         task_services.check_software_version(device, now=now, final=True)
         if principal.kind == "bootstrap":

@@ -136,12 +136,14 @@ def apply_inform(
     ip_address: str | None,
     now: datetime | None = None,
     new: bool = False,
+    defer_write: bool = False,
 ) -> Device:
     """Record one Inform on a locked device row (or on a `new_device`, with `new`): DeviceId,
     versions, events, IP, online state, parameter values, SoftwareVersion history, the session
     count. Writes the device row once (`acs.services.store`: one UPDATE, or the INSERT of a new
     device, with the `post_save` of a full save); raises RegistrationRace when a concurrent first
-    Inform registered the same DeviceId first."""
+    Inform registered the same DeviceId first. With `defer_write`, a known device's UPDATE waits
+    for the session row (`store.insert_session` sends both at once)."""
     now = now or timezone.now()
     conf = acs_settings()
     facts, root, mac_text = _inform_facts(inform)
@@ -196,7 +198,7 @@ def apply_inform(
             device.device_class = DeviceClass.objects.filter(
                 oui=device.oui, product_class=device.product_class
             ).first()
-        store.save_inform(device, now)
+        store.save_inform(device, now, defer=defer_write)
 
     if device.software_version != previous_version:
         store.insert_rows(

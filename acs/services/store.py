@@ -246,6 +246,14 @@ def _sql(connection) -> dict[str, str]:
         ),
         "delete_session": 'DELETE FROM "acs_cwmpsession" WHERE "id" = %s',
     }
+    # PostgreSQL runs data-modifying CTEs whether or not the outer statement reads them: two
+    # writes, one round trip.
+    statements["save_inform_insert_session"] = (
+        f"WITH device AS ({statements['save_inform']}) {statements['insert_session']}"
+    )
+    statements["delete_session_insert_transcript"] = (
+        f"WITH gone AS ({statements['delete_session']}) {statements['insert_transcript']}"
+    )
     _SQL[connection.vendor] = statements
     return statements
 
@@ -282,9 +290,11 @@ def _pre_save(device: Device, using: str) -> None:
         pre_save.send(sender=Device, instance=device, raw=False, using=using, update_fields=None)
 
 
-def save_inform(device: Device, now: datetime) -> None:
+def save_inform(device: Device, now: datetime, *, defer: bool = False) -> None:
     """Write what an Inform changed on a locked device row (one UPDATE), with the signals of the
-    full `save()` it replaces (`update_fields=None`: the home-network hook runs on it)."""
+    full `save()` it replaces (`update_fields=None`: the home-network hook runs on it). With
+    `defer`, the UPDATE (and its `post_save`) waits for `insert_session`, which on PostgreSQL
+    sends both in one statement (a write of these columns in between is overwritten)."""
     connection = _db()
     device.updated = now
     for name, value in Device.identity_columns(device.serial_number, device.mac_address).items():
@@ -297,6 +307,9 @@ def save_inform(device: Device, now: datetime) -> None:
         for f, plain in zip(_INFORM_FIELDS, _INFORM_PLAIN, strict=True)
     ]
     params.append(device.pk)
+    if defer:
+        device._deferred_inform_write = params
+        return
     with _cursor(connection) as cursor:
         cursor.execute(_sql(connection)["save_inform"], params)
     _signal_save(device, created=False, using=connection.alias)
@@ -382,23 +395,31 @@ def insert_session(
     now: datetime,
     ip_address: str | None,
 ) -> None:
-    """The new session row (the device's lock for the rest of the session)."""
+    """The new session row (the device's lock for the rest of the session), with the device's
+    deferred Inform UPDATE (`save_inform(defer=True)`) in the same statement on PostgreSQL."""
     connection = _db()
     stamp = _dt(now, connection)
+    sql = _sql(connection)
+    params = [
+        token,
+        device.pk,
+        _prep(CwmpSession, "state", state, connection),
+        _prep(CwmpSession, "transcript", transcript, connection),
+        stamp,
+        stamp,
+        ip_address or None,
+    ]
+    deferred = device.__dict__.pop("_deferred_inform_write", None)
     with _cursor(connection) as cursor:
-        cursor.execute(
-            _sql(connection)["insert_session"],
-            [
-                token,
-                device.pk,
-                _prep(CwmpSession, "state", state, connection),
-                _prep(CwmpSession, "transcript", transcript, connection),
-                stamp,
-                stamp,
-                ip_address or None,
-            ],
-        )
+        if deferred is not None and connection.vendor == "postgresql":
+            cursor.execute(sql["save_inform_insert_session"], [*deferred, *params])
+        else:
+            if deferred is not None:
+                cursor.execute(sql["save_inform"], deferred)
+            cursor.execute(sql["insert_session"], params)
         pk = cursor.fetchone()[0]
+    if deferred is not None:
+        _signal_save(device, created=False, using=connection.alias)
     if post_save.has_listeners(CwmpSession):
         session = CwmpSession(
             id=pk,
@@ -464,22 +485,25 @@ def close_session(
     with _cursor(connection) as cursor:
         if keep > 0:
             entries = session.transcript
-            cursor.execute(
-                sql["insert_transcript"],
-                [
-                    session.device_id,
-                    _dt(session.started, connection),
-                    _dt(now, connection),
-                    outcome[:200],
-                    _prep(SessionTranscript, "entries", entries, connection),
-                    any(entry.get("truncated") for entry in entries),
-                ],
-            )
+            row = [
+                session.device_id,
+                _dt(session.started, connection),
+                _dt(now, connection),
+                outcome[:200],
+                _prep(SessionTranscript, "entries", entries, connection),
+                any(entry.get("truncated") for entry in entries),
+            ]
+            if connection.vendor == "postgresql":
+                cursor.execute(sql["delete_session_insert_transcript"], [session.pk, *row])
+            else:
+                cursor.execute(sql["insert_transcript"], row)
+                cursor.execute(sql["delete_session"], [session.pk])
             if prune:
                 cursor.execute(
                     sql["prune_transcripts"], [session.device_id, session.device_id, keep - 1]
                 )
-        cursor.execute(sql["delete_session"], [session.pk])
+        else:
+            cursor.execute(sql["delete_session"], [session.pk])
     if post_delete.has_listeners(CwmpSession):
         post_delete.send(
             sender=CwmpSession, instance=session, using=connection.alias, origin=session

@@ -43,7 +43,9 @@ def _counted_session(box: Box, message) -> tuple[list[str], list[str]]:
     return _data_statements(informed.captured_queries), _data_statements(emptied.captured_queries)
 
 
-def test_a_periodic_session_costs_three_statements_per_post(tenants):
+def test_a_periodic_session_costs_a_few_statements_per_post(tenants):
+    # PostgreSQL sends two writes in one statement (a data-modifying CTE) where SQLite needs two.
+    merged = connection.vendor == "postgresql"
     box = Box()
     box.session(inform())
     for _ in range(2):  # the first periodic session may prune; the budget holds for both
@@ -51,10 +53,11 @@ def test_a_periodic_session_costs_three_statements_per_post(tenants):
         informed, emptied = _counted_session(box, inform(events=("2 PERIODIC",)))
         # Inform: lock the device (its session row read in the same statement), update it,
         # insert the session.
-        assert len(informed) == 3, informed
+        assert len(informed) == (2 if merged else 3), informed
+        assert "FOR UPDATE" in informed[0] or not merged
         # Empty POST: lock the session (the queue's emptiness read in the same statement),
         # store the transcript, delete the session (plus a prune every CWMP_TRANSCRIPTS-th).
-        assert len(emptied) in (3, 4), emptied
+        assert len(emptied) - (2 if merged else 3) in (0, 1), emptied
         assert "acs_task" in emptied[0] and "EXISTS" in emptied[0]
 
 
@@ -63,7 +66,7 @@ def test_a_first_contact_writes_each_row_once(tenants):
     # Lock (miss), insert the device (class matched inside), version history, both events in
     # one insert, the parameter tree, the session.
     assert len(informed) == 6, informed
-    assert len(emptied) == 3, emptied
+    assert len(emptied) == (2 if connection.vendor == "postgresql" else 3), emptied
     device = Device.objects.get(serial_number="NEW1")
     assert device.device_class == tenants["dc_a"]
     assert device.sessions_started == 1
