@@ -23,6 +23,7 @@ from django.views import View
 from django.views.decorators.http import require_POST
 
 from acs.choices import TaskState
+from acs.conf import acs_settings
 from acs.models import (
     CwmpSession,
     Device,
@@ -357,9 +358,10 @@ class DeviceView(ObjectView):
         context["see_events"] = can(user, DeviceEvent, "view")
         context["events"] = DeviceEvent.objects.restrict(user, "view").filter(device=obj)[:50]
         context["see_transcripts"] = can(user, SessionTranscript, "view")
+        # The newest CWMP_TRANSCRIPTS (a device may hold up to 2N - 1 between prunes).
         context["transcripts"] = SessionTranscript.objects.restrict(user, "view").filter(
             device=obj
-        )[:5]
+        )[: acs_settings().transcripts]
         context["versions"] = SoftwareVersionChange.objects.restrict(user, "view").filter(
             device=obj
         )[:20]
