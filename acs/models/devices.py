@@ -70,6 +70,12 @@ class Device(models.Model):
 
     # Connection request (the ACS is the client; the password must be kept to answer the digest).
     connection_request_url = models.CharField("ConnectionRequestURL", max_length=512, blank=True)
+    udp_connection_request_address = models.CharField(
+        "UDPConnectionRequestAddress",
+        max_length=256,
+        blank=True,
+        help_text='TR-111 "host:port" behind a NAT (connection requests then go over UDP).',
+    )
     connection_request_username = models.CharField(max_length=256, blank=True)
     connection_request_password = models.CharField(max_length=256, blank=True)
 

@@ -3,16 +3,29 @@
 An HTTP GET to the box's ConnectionRequestURL, answered with digest authentication (the box's
 ConnectionRequestUsername/Password, which the ACS keeps); the box answers 200 or 204 and then
 Informs with ``6 CONNECTION REQUEST``. Sent from the Celery task `acs.connection_request` on the
-`acs` queue, never from a web request. UDP connection requests (TR-111) are not implemented.
+`acs` queue, never from a web request.
+
+A box behind a NAT reports ``ManagementServer.UDPConnectionRequestAddress`` (TR-111 Part 2,
+TR-069 Annex G); the request then goes there as one UDP datagram — an HTTP GET whose query
+carries ``ts`` (seconds since the epoch), ``id`` (message id), ``un`` (ConnectionRequestUsername),
+``cn`` (a random cnonce) and ``sig`` = hex HMAC-SHA1 keyed with ConnectionRequestPassword over
+ts + id + un + cn — repeated `UDP_REPEATS` times with the same id (UDP may drop it; the box
+ignores repeats of an id). Nothing answers: the outcome is "sent", and the box's Inform
+(``6 CONNECTION REQUEST``) is the proof. STUN (discovering the address) is the box's business.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.client
 import logging
+import secrets
+import socket
 import ssl
+import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.db import transaction
 
@@ -59,8 +72,68 @@ def _get(url: str, headers: dict[str, str], timeout: float):
         conn.close()
 
 
+#: Copies of a UDP connection request, and the pause between them (seconds).
+UDP_REPEATS = 3
+UDP_INTERVAL = 0.2
+
+
+def udp_message(
+    address: str, *, username: str, password: str, ts: int, message_id: int, cnonce: str
+) -> bytes:
+    """A TR-069 Annex G UDP Connection Request (an HTTP GET in one datagram)."""
+    text = f"{ts}{message_id}{username}{cnonce}"
+    sig = hmac.new(password.encode(), text.encode(), hashlib.sha1).hexdigest()
+    query = urlencode({"ts": ts, "id": message_id, "un": username, "cn": cnonce, "sig": sig})
+    return f"GET http://{address}?{query} HTTP/1.1\r\nHost: {address}\r\n\r\n".encode()
+
+
+def _udp_target(address: str) -> tuple[str, int]:
+    host, sep, port = address.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"UDPConnectionRequestAddress {address!r} is not host:port")
+    return host, int(port)
+
+
+def send_udp_connection_request(device: Device) -> ConnectionResult:
+    """The UDP connection request (TR-111) to the box's UDPConnectionRequestAddress."""
+    address = device.udp_connection_request_address
+    if not device.connection_request_username:
+        return ConnectionResult(False, "no connection request credentials known (UDP)")
+    try:
+        host, port = _udp_target(address)
+        message = udp_message(
+            address,
+            username=device.connection_request_username,
+            password=device.connection_request_password,
+            ts=int(time.time()),
+            message_id=secrets.randbelow(2**31),
+            cnonce=secrets.token_hex(8),
+        )
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            for n in range(UDP_REPEATS):
+                if n:
+                    time.sleep(UDP_INTERVAL)
+                sock.sendto(message, (host, port))
+        return ConnectionResult(True, f"sent over UDP to {address}")
+    except (OSError, ValueError) as exc:
+        return ConnectionResult(False, f"unreachable over UDP: {exc}")
+
+
 def send_connection_request(device: Device) -> ConnectionResult:
-    """One connection request, with digest (MD5 or SHA-256) when the box challenges."""
+    """One connection request: over UDP (TR-111) when the box reports a UDP address, else an HTTP
+    GET with digest (MD5 or SHA-256) when the box challenges."""
+    if device.udp_connection_request_address:
+        result = send_udp_connection_request(device)
+        log.info("connection request to %s: %s", device, result.outcome)
+        registry.record_device_event(
+            device,
+            DeviceEventKind.CONNECTION_REQUEST,
+            f"Connection request: {result.outcome}",
+            status=result.status,
+        )
+        return result
     url = device.connection_request_url
     if not url:
         return ConnectionResult(False, "no ConnectionRequestURL known")
@@ -106,7 +179,7 @@ def request_connection(device: Device, *, actor) -> None:
     """Ask the box for a session now (audited); sent by the `acs` worker after commit."""
     from acs.tasks import connection_request
 
-    if not device.connection_request_url:
+    if not device.connection_request_url and not device.udp_connection_request_address:
         raise ValueError(f"{device} has not reported a ConnectionRequestURL")
     record_event(
         AcsAuditKind.CONNECTION_REQUESTED,

@@ -107,6 +107,7 @@ _SUFFIXES = {
     "DeviceInfo.HardwareVersion": "hardware_version",
     "DeviceInfo.ProvisioningCode": "provisioning_code",
     "ManagementServer.ConnectionRequestURL": "connection_request_url",
+    "ManagementServer.UDPConnectionRequestAddress": "udp_connection_request_address",
     "ManagementServer.PeriodicInformInterval": "periodic_inform_interval",
 }
 
@@ -156,6 +157,8 @@ def apply_inform(
             setattr(device, field, facts[field][:64])
     if "connection_request_url" in facts:
         device.connection_request_url = facts["connection_request_url"][:512]
+    if "udp_connection_request_address" in facts:
+        device.udp_connection_request_address = facts["udp_connection_request_address"][:256]
     if "periodic_inform_interval" in facts:
         with contextlib.suppress(ValueError):
             device.periodic_inform_interval = max(0, int(facts["periodic_inform_interval"]))

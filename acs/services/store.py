@@ -163,6 +163,7 @@ INFORM_FIELDS = (
     "periodic_inform_interval",
     "online_until",
     "connection_request_url",
+    "udp_connection_request_address",
     "inform_digest",
     "sessions_started",
     "updated",

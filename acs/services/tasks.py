@@ -46,7 +46,7 @@ def _rpc_name(message: m.AcsRequest) -> str:
 
 
 def _kick(device: Device) -> None:
-    if device.connection_request_url:
+    if device.connection_request_url or device.udp_connection_request_address:
         from acs.tasks import connection_request
 
         transaction.on_commit(lambda: connection_request.delay(device_id=device.pk))
