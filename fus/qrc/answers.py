@@ -23,16 +23,19 @@ origin the box used to reach the QRC.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, Prefetch, Q, prefetch_related_objects
+from django.conf import settings
+from django.db.models import F, Prefetch, prefetch_related_objects, signals
 
 from fus.choices import MetadataMode
 from fus.delivery.conf import delivery_settings
 from fus.downloads import file_url
 from fus.metadata.targeting import DeviceIdentity
-from fus.models import FirmwareFile, FirmwarePackage, ServiceLocation
+from fus.models import FirmwareFile, FirmwarePackage, FusEntity, ServiceLocation
 from fus.models.entities import InterfaceChoices, LocationKind
 
 UNICAST = InterfaceChoices.UNICAST_DELIVERY.value
@@ -92,23 +95,90 @@ def _dvb_mcast(location: ServiceLocation) -> str:
     return f"dvb-mcast://{host}:{location.port}" if location.port else f"dvb-mcast://{host}"
 
 
-def _locations_by_fus(packages: list[FirmwarePackage]) -> dict[int | None, list[ServiceLocation]]:
-    """Unicast and multicast locations of the packages' FUS entities, the default FUS's under
-    None too; one query."""
-    ids = {p.fus_entity_id for p in packages if p.fus_entity_id}
-    wanted = Q(fus_id__in=ids)
-    if any(p.fus_entity_id is None for p in packages):
-        wanted |= Q(fus__is_default=True)
+@dataclass(frozen=True, slots=True)
+class _FusLocations:
+    """One FUS entity's locations, ready to answer with: unicast origins (URL, Preference) and
+    the multicast `Location`s (the same for every file)."""
+
+    unicast: tuple[tuple[str, int | None], ...]
+    multicast: tuple[Location, ...]
+
+
+class _LocationCache:
+    """This process's copy of every FUS entity's unicast and multicast locations (a small table),
+    keyed by FUS entity id, the default FUS's under None too. Reloaded (one query) at once after
+    this process saves or deletes a ServiceLocation or FusEntity (signals), and otherwise when it
+    is `TARGETING_CACHE_SECONDS` old: changes made by another process (or a bulk update, or a
+    rolled-back save) are answered within that TTL, as the targeting index's are."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_fus: dict[int | None, _FusLocations] | None = None
+        self.loaded = 0.0
+        self.local_changes = 0
+        self.built_for_local = -1
+
+    def invalidate(self, **kwargs) -> None:
+        self.local_changes += 1
+
+
+_LOCATIONS = _LocationCache()
+
+
+def _load_locations() -> dict[int | None, _FusLocations]:
     rows = ServiceLocation.objects.filter(
-        wanted, kind__in=(LocationKind.UNICAST, LocationKind.MULTICAST)
+        fus__isnull=False, kind__in=(LocationKind.UNICAST, LocationKind.MULTICAST)
     ).annotate(of_default=F("fus__is_default"))
-    out: dict[int | None, list[ServiceLocation]] = {}
-    for row in rows:
-        if row.fus_id in ids:
-            out.setdefault(row.fus_id, []).append(row)
+    grouped: dict[int | None, list[ServiceLocation]] = {}
+    for row in rows:  # the model's order: kind, preference (unnumbered last), pk
+        grouped.setdefault(row.fus_id, []).append(row)
         if row.of_default:
-            out.setdefault(None, []).append(row)
-    return out
+            grouped.setdefault(None, []).append(row)
+    return {
+        fus: _FusLocations(
+            unicast=tuple(
+                (loc.url, loc.preference)
+                for loc in locations
+                if loc.kind == LocationKind.UNICAST and loc.url
+            ),
+            multicast=tuple(
+                Location(_dvb_mcast(loc), MULTICAST, loc.preference)
+                for loc in locations
+                if loc.kind == LocationKind.MULTICAST
+            ),
+        )
+        for fus, locations in grouped.items()
+    }
+
+
+def fus_locations() -> dict[int | None, _FusLocations]:
+    """Every FUS entity's locations from this process's cache (see `_LocationCache`)."""
+    ttl = getattr(settings, "TARGETING_CACHE_SECONDS", 2.0)
+    state = _LOCATIONS
+    with state.lock:
+        now = time.monotonic()
+        if (
+            state.by_fus is None
+            or state.built_for_local != state.local_changes
+            or now - state.loaded >= ttl
+        ):
+            local = state.local_changes
+            state.by_fus = _load_locations()
+            state.loaded, state.built_for_local = now, local
+        return state.by_fus
+
+
+def _invalidate_locations(sender, **kwargs) -> None:
+    _LOCATIONS.invalidate()
+
+
+for _model in (ServiceLocation, FusEntity):
+    signals.post_save.connect(_invalidate_locations, sender=_model, dispatch_uid=f"qrc-{_model}")
+    signals.post_delete.connect(
+        _invalidate_locations, sender=_model, dispatch_uid=f"qrc-d-{_model}"
+    )
+
+_NO_LOCATIONS = _FusLocations((), ())
 
 
 def firmware_update_check(
@@ -118,24 +188,24 @@ def firmware_update_check(
     packages = applicable(identity, at=at)
     if not packages:
         return []
+    # Files come prefetched with the targeting index's packages (in file-name order); the
+    # prefetch below only queries for packages that did not (e.g. `applicable_packages`).
     prefetch_related_objects(
         packages,
         Prefetch("files", queryset=FirmwareFile.objects.defer("signature").order_by("file_name")),
     )
-    locations = _locations_by_fus(packages)
+    locations = fus_locations()
     fallback = delivery_settings().download_base_url or origin
     offers = []
     for package in packages:
-        fus_locations = locations.get(package.fus_entity_id, [])
-        unicast = [loc for loc in fus_locations if loc.kind == LocationKind.UNICAST and loc.url]
-        multicast = [loc for loc in fus_locations if loc.kind == LocationKind.MULTICAST]
+        fus = locations.get(package.fus_entity_id, _NO_LOCATIONS)
         offered = []
         for file in package.files.all():
             urls = [
-                Location(file_url(file, base=loc.url, box=box), UNICAST, loc.preference)
-                for loc in unicast
+                Location(file_url(file, base=base, box=box), UNICAST, preference)
+                for base, preference in fus.unicast
             ] or [Location(file_url(file, base=fallback, box=box), UNICAST, None)]
-            urls += [Location(_dvb_mcast(loc), MULTICAST, loc.preference) for loc in multicast]
+            urls += fus.multicast
             urls.sort(key=lambda loc: (loc.preference is None, loc.preference or 0))
             offered.append(
                 OfferedFile(file.file_name, file.size, file.sha256, file.module_type, tuple(urls))

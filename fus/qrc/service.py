@@ -1,6 +1,10 @@
 """The QRC SOAP service (TS 102 542-4 clause 11.1.2, interface 8): one spyne `Application`, SOAP 1.1
 in and out, document/literal, requests validated by lxml against the schema spyne derives from
-`fus.qrc.messages`. Mounted once, through spyne's `DjangoView`, by `fus.qrc.views`."""
+`fus.qrc.messages`. Mounted once, through spyne's `DjangoView`, by `fus.qrc.views`.
+
+A successful answer is written by `fus.qrc.response` (the bytes spyne's serialiser would write, set
+as `ctx.out_string`, spyne's hook for a method that writes its own output); faults, the WSDL and
+answers lxml could not write go through spyne's serialiser."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from fus.delivery.auth import box_id
 from fus.metadata.targeting import DeviceIdentity
 from fus.qrc import messages as msg
 from fus.qrc.answers import Offer, firmware_update_check
+from fus.qrc.response import response_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +102,14 @@ class FirmwareUpdateService(ServiceBase):
         except Exception as exc:  # never leak a traceback to a box
             logger.exception("QRC check failed for %s", box)
             raise Fault("Server", "The update check failed; try again later.") from exc
+        if isinstance(ctx.out_protocol, Soap11):
+            try:
+                # spyne's own hook: a method that sets out_string writes the outgoing bytes
+                ctx.out_string = [response_bytes(offers)]
+            except ValueError:
+                pass  # text lxml cannot write: spyne's serialiser reports it as it always did
+            else:
+                return None
         return [_to_soap(offer) for offer in offers]
 
 
