@@ -387,11 +387,15 @@ def _measure(server: subprocess.Popen, db_name: str, run) -> Pass:
 #: this file copied in), for the before/after table.
 BEFORE = {
     "commit": "8324b5d",
-    "when": "2026-11-21 02:46-02:48 UTC, load average about 5",
-    "periodic": ("5 + 7 = 12", "5.3-5.8", "2.2-5.1"),
-    "first": ("19 + 7 = 26", "9.1-10.1", "3.1-6.9"),
-    "http": "see the table of the previous report in git history (18 sessions/s, 18 % of the "
-    "ceiling at load 15-20).",
+    "when": "2026-11-21 (in process 02:46-02:48 UTC at load about 5, and 03:18 UTC at load 11)",
+    "periodic": ("5 + 7 = 12", "5.3-5.8", "1.8-5.1"),
+    "first": ("19 + 7 = 26", "9.1-10.1", "3.0-6.9"),
+    "http": (
+        "`--devices 2000 --workers 2`, 03:18-03:21 UTC, load 10-13: trivial view 670 requests/s; "
+        "periodic 80 sessions/s (24 % of the ceiling), server CPU 8.17 ms + PostgreSQL 2.00 ms "
+        "per session; first contact 62/s (18 %), 12.38 + 3.28 ms; digest 43/s (13 %), "
+        "13.95 + 2.92 ms."
+    ),
 }
 
 
@@ -530,7 +534,7 @@ Python CPU is `time.process_time()` of that process; PostgreSQL CPU is the backe
 | first contact, this run | {_stmts(in_process, "first")} | {_cpu(in_process, "first", "python_cpu_ms")} | {_cpu(in_process, "first", "postgres_cpu_ms")} |
 
 "Before" is the code of commit `{BEFORE["commit"]}` measured with this harness on
-{BEFORE["when"]} (two runs; the spread is the machine's load). Through HTTP at that time:
+{BEFORE["when"]} (three runs; the spread is the machine's load). Through HTTP, same harness:
 {BEFORE["http"]}
 
 ## Against the goal (≥ 1,000 sessions/s and ≥ half the ceiling)
