@@ -142,6 +142,14 @@ def _stat(pid: int) -> tuple[int, int, float] | None:
     return int(fields[1]), int(fields[19]), (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def _runqueue_wait(pid: int) -> float:
+    """Seconds the process has spent runnable but waiting for a CPU (/proc/<pid>/schedstat)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _cmdline(pid: int) -> str:
     try:
         return (
@@ -164,6 +172,7 @@ class Proc:
     group: str
     label: str
     cpu: float  # last seen utime + stime
+    wait: float = 0.0  # last seen run-queue wait: runnable, no CPU free
     window: deque = field(default_factory=lambda: deque(maxlen=11))  # (t, cpu) of the last 10 s
     peak: float = 0.0  # highest 10-s average, in cores
 
@@ -179,7 +188,6 @@ class Sampler(threading.Thread):
         self.procs: dict[tuple[int, int], Proc] = {}
         self.lock = threading.Lock()
         self.halt = threading.Event()
-        self.series: list[tuple[float, dict[str, float], float]] = []  # (t, group cpu, busy)
 
     def _label(self, pid: int, ppid: int) -> tuple[str, str] | None:
         for name, root in self.roots.items():
@@ -216,18 +224,11 @@ class Sampler(threading.Thread):
                         continue
                     proc = self.procs[key] = Proc(label[0], label[1], cpu)
                 proc.cpu = cpu
+                proc.wait = _runqueue_wait(pid)
                 proc.window.append((now, cpu))
                 t0, c0 = proc.window[0]
                 if now - t0 >= 5:
                     proc.peak = max(proc.peak, (cpu - c0) / (now - t0))
-            busy, _ = _machine_cpu()
-            self.series.append((now, self.totals(), busy))
-
-    def totals(self) -> dict[str, float]:
-        out: dict[str, float] = defaultdict(float)
-        for proc in self.procs.values():
-            out[proc.group] += proc.cpu
-        return dict(out)
 
     def snapshot(self) -> dict:
         """Per process CPU seconds now (a phase mark)."""
@@ -235,7 +236,7 @@ class Sampler(threading.Thread):
         with self.lock:
             return {
                 "t": time.monotonic(),
-                "procs": {k: p.cpu for k, p in self.procs.items()},
+                "procs": {k: (p.cpu, p.wait) for k, p in self.procs.items()},
                 "machine": _machine_cpu(),
                 "load": os.getloadavg(),
             }
@@ -255,18 +256,22 @@ def phase_cpu(sampler: Sampler, start: dict, end: dict) -> dict:
     from zero), the machine's busy share, the peak 10-s rate of each process."""
     wall = end["t"] - start["t"]
     groups: dict[str, float] = defaultdict(float)
+    waits: dict[str, float] = defaultdict(float)
     procs = []
     with sampler.lock:
-        for key, cpu in end["procs"].items():
-            used = cpu - start["procs"].get(key, 0.0)
+        for key, (cpu, wait) in end["procs"].items():
+            cpu0, wait0 = start["procs"].get(key, (0.0, 0.0))
+            used, waited = cpu - cpu0, wait - wait0
             proc = sampler.procs[key]
             groups[proc.group] += used
-            procs.append((proc.group, proc.label, key[0], used, proc.peak))
+            waits[proc.group] += waited
+            procs.append((proc.group, proc.label, key[0], used, proc.peak, waited))
     busy = end["machine"][0] - start["machine"][0]
     total = end["machine"][1] - start["machine"][1]
     return {
         "wall": wall,
         "groups": dict(groups),
+        "waits": dict(waits),
         "procs": sorted(procs, key=lambda p: -p[3]),
         "machine_busy": busy,
         "machine_share": busy / total if total else 0.0,
@@ -326,6 +331,30 @@ def _import_cr_credentials() -> None:
         connection_request_username=F("serial_number"),
         connection_request_password=Concat(Value("cr-"), F("serial_number")),
     )
+
+
+def _pg_activity(database: str) -> dict[str, int]:
+    """What the database's other backends are doing now: running, waiting for a lock, idle in a
+    transaction (pg_stat_activity)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT state, coalesce(wait_event_type, ''), count(*) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid() GROUP BY 1, 2",
+            [database],
+        )
+        rows = cursor.fetchall()
+    out = {"active": 0, "lock": 0, "idle in transaction": 0, "connections": 0}
+    for state, wait, n in rows:
+        out["connections"] += n
+        if state == "active":
+            out["active"] += n
+            if wait == "Lock":
+                out["lock"] += n
+        elif state and state.startswith("idle in transaction"):
+            out["idle in transaction"] += n
+    return out
 
 
 def _queue_lengths(redis_url: str | None) -> dict[str, int]:
@@ -423,6 +452,26 @@ def _task_times(log: Path, since: datetime) -> dict[str, list[float]]:
     return dict(out)
 
 
+def _commit() -> str:
+    """The commit measured: this tree's HEAD, or BENCH_COMMIT for an exported tree."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return done.stdout.strip() + (" with uncommitted changes in the tree" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("BENCH_COMMIT", "unknown")
+
+
 def _cpesim_stats(log: Path) -> str:
     lines = [line for line in log.read_text().splitlines() if "stats:" in line]
     return lines[-1].split("stats:", 1)[1].strip() if lines else "(no stats line)"
@@ -461,6 +510,7 @@ def main(argv: list[str] | None = None) -> None:
         LOG_LEVEL="WARNING",
         SECRET_KEY="bench-secret-key-not-for-production-0123456789",
         PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(ROOT),  # the children import this tree's code, wherever they start
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -638,7 +688,10 @@ def main(argv: list[str] | None = None) -> None:
             counts = engine.state_counts(rollout)
             queues = _queue_lengths(redis_url)
             now = time.monotonic() - mark4["t"]
-            timeline.append((now, rollout.current_wave, counts, queues, os.getloadavg()[0]))
+            activity = _pg_activity(database)
+            timeline.append(
+                (now, rollout.current_wave, counts, queues, os.getloadavg()[0], activity)
+            )
             if len(timeline) % 10 == 1:
                 print(
                     f"{now:6.0f} s wave {rollout.current_wave} {counts} queues {queues}",
@@ -688,6 +741,7 @@ def main(argv: list[str] | None = None) -> None:
         task_times=task_times,
         cpesim_stats=cpesim_stats,
         database=database,
+        commit=_commit(),
     )
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(report)
@@ -710,15 +764,22 @@ GROUP_NAMES = {
 
 def _cpu_table(phase: dict) -> str:
     wall = phase["wall"]
-    lines = ["| process group | CPU s | cores (CPU s / wall) |", "|---|---:|---:|"]
+    lines = [
+        "| process group | CPU s | cores (CPU s / wall) | waiting for a CPU s (run queue) |",
+        "|---|---:|---:|---:|",
+    ]
     for group, name in GROUP_NAMES.items():
         used = phase["groups"].get(group, 0.0)
-        lines.append(f"| {name} | {used:.1f} | {used / wall:.2f} |")
+        waited = phase["waits"].get(group, 0.0)
+        lines.append(f"| {name} | {used:.1f} | {used / wall:.2f} | {waited:.1f} |")
     ours = sum(phase["groups"].values())
-    lines.append(f"| **all of the above** | **{ours:.1f}** | **{ours / wall:.2f}** |")
+    waited = sum(phase["waits"].values())
+    lines.append(
+        f"| **all of the above** | **{ours:.1f}** | **{ours / wall:.2f}** | **{waited:.1f}** |"
+    )
     lines.append(
         f"| whole machine (/proc/stat: includes other engineers' work) | {phase['machine_busy']:.1f} "
-        f"| {phase['machine_busy'] / wall:.2f} of {os.cpu_count()} |"
+        f"| {phase['machine_busy'] / wall:.2f} of {os.cpu_count()} | |"
     )
     return "\n".join(lines)
 
@@ -726,11 +787,15 @@ def _cpu_table(phase: dict) -> str:
 def _proc_table(phase: dict, top: int = 8) -> str:
     wall = phase["wall"]
     lines = [
-        "| process | pid | CPU s | share of one core over the phase | peak 10-s average (cores) |",
-        "|---|---:|---:|---:|---:|",
+        "| process | pid | CPU s | share of one core over the phase | peak 10-s average (cores) "
+        "| waiting for a CPU s | running or runnable, share of the phase |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for _group, label, pid, used, peak in phase["procs"][:top]:
-        lines.append(f"| {label} | {pid} | {used:.1f} | {100 * used / wall:.0f} % | {peak:.2f} |")
+    for _group, label, pid, used, peak, waited in phase["procs"][:top]:
+        lines.append(
+            f"| {label} | {pid} | {used:.1f} | {100 * used / wall:.0f} % | {peak:.2f} "
+            f"| {waited:.1f} | {100 * (used + waited) / wall:.0f} % |"
+        )
     return "\n".join(lines)
 
 
@@ -766,8 +831,21 @@ def _cpu_line(name: str, phase: dict) -> str:
         f"{ours / wall:.2f} cores of it. Largest consumer: {GROUP_NAMES[top_group]}, "
         f"{top_used:.0f} CPU s ({100 * top_used / max(ours, 1e-9):.0f} % of the benchmark's); "
         f"busiest process: {busiest[1]} (pid {busiest[2]}), {100 * busiest[3] / wall:.0f} % of "
-        f"a core on average, {busiest[4]:.2f} cores at its busiest 10 s."
+        f"a core on average, {busiest[4]:.2f} cores at its busiest 10 s. They waited "
+        f"{sum(phase['waits'].values()):.0f} s in all for a CPU (run queue) against "
+        f"{ours:.0f} s on one."
     )
+
+
+def _activity(timeline: list) -> dict[str, tuple[float, int]]:
+    """Mean and peak of each pg_stat_activity figure over the run's samples."""
+    samples = [t[5] for t in timeline]
+    if not samples:
+        return {}
+    return {
+        key: (statistics.fmean(a[key] for a in samples), max(a[key] for a in samples))
+        for key in samples[0]
+    }
 
 
 def bottleneck(r: dict) -> tuple[str, list[str]]:
@@ -785,6 +863,14 @@ def bottleneck(r: dict) -> tuple[str, list[str]]:
     transfer = stages.get("sent -> TransferComplete (download, reboot, session)", (0, 0, 0))
     busiest = run["procs"][0]
     machine = run["machine_busy"] / wall / (os.cpu_count() or 1)
+    ours = sum(run["groups"].values())
+    waited = sum(run["waits"].values())
+    activity = _activity(r["timeline"])
+    running, locked = activity.get("active", (0, 0)), activity.get("lock", (0, 0))
+    wanting = sorted(
+        ((g, run["groups"].get(g, 0) + run["waits"].get(g, 0)) for g in GROUP_NAMES),
+        key=lambda kv: -kv[1],
+    )
     lines = [
         f"* Engine pacing: {ticks} dispatching ticks needed (each wave ⌈size / {batch}⌉) x "
         f"{interval:g} s beat interval = a floor of {floor:.0f} s; the run took {wall:.0f} s = "
@@ -800,8 +886,14 @@ def bottleneck(r: dict) -> tuple[str, list[str]]:
         + ".",
         f"* Per box: dispatched → Download sent p95 {pipeline[1]:.1f} s, sent → TransferComplete "
         f"p95 {transfer[1]:.1f} s, against the {interval:g} s tick interval.",
+        f"* PostgreSQL (pg_stat_activity each second): on average {running[0]:.1f} backends "
+        f"running a statement (peak {running[1]}), {locked[0]:.2f} waiting for a lock (peak "
+        f"{locked[1]}).",
         _cpu_line("registration", r["phases"]["registration"]),
         _cpu_line("run", run),
+        "* Wanting a CPU (running + waiting in the run queue) over the run: "
+        + ", ".join(f"{GROUP_NAMES[g]} {v / wall:.2f} cores" for g, v in wanting[:4])
+        + ".",
     ]
     if wall / floor <= 1.25:
         verdict = "engine"
@@ -809,7 +901,7 @@ def bottleneck(r: dict) -> tuple[str, list[str]]:
         verdict = "celery"
     elif busiest[4] >= 0.9:
         verdict = "process"
-    elif machine >= 0.9:
+    elif machine >= 0.9 and waited >= 0.5 * ours:
         verdict = "machine"
     else:
         verdict = "unclear"
@@ -829,35 +921,49 @@ digest challenge and a device event) and the ticks (500 Downloads queued per tic
 each other, while the run took well over the engine's floor.""",
     "process": """**The bottleneck is the busiest process named above**: it ran at a full core at its
 busiest, and the run took well over the engine's floor.""",
-    "machine": """**The bottleneck is the machine's CPU**: it was used up (two cores shared with other
-engineers' work) while no single process of the benchmark reached a full core and the run took
-well over the engine's floor.""",
+    "machine": """**The bottleneck is the machine's CPU.** Both cores were busy — with this
+benchmark's processes and with other engineers' work at the same time — and the benchmark's
+processes spent about as long waiting in the run queue for a CPU as running on one, while none of
+them reached a full core, the Celery pool was mostly idle, PostgreSQL had next to no lock waits,
+and the run took well over the engine's floor. Which of its processes wanted the CPU most is the
+last line of the evidence.""",
     "unclear": """**No single bottleneck stands out in these figures**: the run took well over the
 engine's floor, yet neither the Celery pool, a single process nor the machine was saturated;
 latency (polling intervals, retries) is the likely cause — see the per-box stages.""",
 }
 
-MOVE_IT = """## What would move it
-
-In order of expected gain at 10,000 boxes:
-
-1. **The engine's cadence** (product code, `fus/rollouts/engine.py`, `portal/settings.py`): a
-   larger `DISPATCH_BATCH` (500 Downloads per tick) or a shorter `fus-rollouts-tick` interval
+MOVES = {
+    "engine": """**The engine's cadence** (product code: `fus/rollouts/engine.py`, `portal/settings.py`):
+   a larger `DISPATCH_BATCH` (500 Downloads per tick) or a shorter `fus-rollouts-tick` interval
    (10 s) lowers the floor in proportion — 10,000 boxes in waves of 1/10/30/59 % need 21
-   dispatching ticks, 210 s, at today's values; and an `advance` queued when a wave's last
-   outcome arrives (a TransferComplete of the current wave) would release the next wave at once
-   instead of at the next tick (half an interval per wave on average, a full one at worst). The
-   batch bounds a tick's transaction (500 Downloads: see the tick's run time above), so a larger
-   batch trades transaction length for throughput; several shorter ticks do not.
-2. **The connection requests**: one Celery task per box on the `acs` queue, each two blocking
-   HTTP GETs (digest challenge and answer) and a device-event write, in the same 2-process pool as
-   the ticks. A pool of its own for `acs` (or a threaded/gevent pool: the task waits on the
-   network) keeps them off the ticks' processes when the batch grows.
-3. **CPU**: the uvicorn workers do most of the benchmark's work (three CWMP sessions and one
-   firmware download per box); on this shared two-core machine they compete with PostgreSQL,
-   cpesim and other engineers' work. More cores and uvicorn workers raise the ceiling once the
-   engine's pacing no longer sets it (docs/benchmarks/acs-sessions.md has the per-session costs).
-"""
+   dispatching ticks, 210 s, at today's values; an `advance` queued when a wave's last outcome
+   arrives (a TransferComplete of the current wave) would release the next wave at once instead
+   of at the next tick (half an interval per wave on average). The batch bounds a tick's
+   transaction (see the ticks' run time above), so a larger batch trades transaction length for
+   throughput.""",
+    "cr": """**The connection requests**: one Celery task per box on the `acs` queue, each two blocking
+   HTTP GETs (digest challenge and answer) and a device-event write, in the same 2-process pool
+   as the ticks; a burst of 500 of them queues in front of the next tick (see the `acs` queue
+   peak). A worker of its own for `acs` with a threaded pool (the task waits on the network)
+   keeps them off the ticks' processes, and more of them run at once.""",
+    "cpu": """**CPU**: on this two-core machine the uvicorn workers (three CWMP sessions and a firmware
+   download per box), PostgreSQL, the Celery pool and cpesim share two cores with other
+   engineers' work; the run-queue figures above show how long they waited for one. An idle
+   machine, or more cores with more uvicorn workers, removes that wait; fewer statements per
+   CWMP session (docs/benchmarks/acs-sessions.md has the per-session costs) lower the demand.""",
+}
+MOVE_ORDER = {
+    "engine": ("engine", "cr", "cpu"),
+    "celery": ("cr", "engine", "cpu"),
+    "process": ("cpu", "engine", "cr"),
+    "machine": ("cpu", "engine", "cr"),
+    "unclear": ("engine", "cr", "cpu"),
+}
+
+
+def move_it(verdict: str) -> str:
+    items = "\n".join(f"{n}. {MOVES[key]}" for n, key in enumerate(MOVE_ORDER[verdict], start=1))
+    return f"## What would move it\n\nIn order of expected gain here:\n\n{items}\n"
 
 
 def render(**r) -> str:
@@ -887,14 +993,15 @@ def render(**r) -> str:
     }
     per_box = run["wall"] / boxes
     verdict, lines = bottleneck(r)
+    floor = engine_floor([size for _, size in r["waves"]])[0]
     evidence = "\n".join(lines)
     command = f"python -m tests.bench.rollout_fleet --boxes {boxes}"
     if r["args"].session_concurrency != 32:
         command += f" --session-concurrency {r['args'].session_concurrency}"
     return f"""# Benchmark: a managed rollout of {boxes:,} cpesim boxes, wall time and bottleneck
 
-Produced by `{command}` (also in `make bench`) on {r["started_at"]:%Y-%m-%d %H:%M} UTC, on this
-shared {os.cpu_count()}-core machine: load average {r["load_before"][0]:.2f} / {r["load_before"][1]:.2f} /
+Produced by `{command}` (also in `make bench`, with 10,000 boxes) at commit {r["commit"]}, on
+{r["started_at"]:%Y-%m-%d %H:%M} UTC, on this shared {os.cpu_count()}-core machine: load average {r["load_before"][0]:.2f} / {r["load_before"][1]:.2f} /
 {r["load_before"][2]:.2f} before the run (other engineers' work runs at the same time: read the
 ratios and the CPU shares more than the absolute seconds).
 
@@ -969,13 +1076,17 @@ Planning took {plan["wall"]:.2f} s (in this driver; PostgreSQL {plan["groups"].g
 
 ## The bottleneck
 
+Of the run's {run["wall"]:.0f} s, the engine's pacing sets a floor of {floor:.0f} s
+({100 * floor / run["wall"]:.0f} %): the least time its ticks allow (see the first line of the
+evidence).
+
 {VERDICTS[verdict]}
 
 Evidence:
 
 {evidence}
 
-{MOVE_IT}"""
+{move_it(verdict)}"""
 
 
 if __name__ == "__main__":
