@@ -909,12 +909,11 @@ def bottleneck(r: dict) -> tuple[str, list[str]]:
 
 
 VERDICTS = {
-    "engine": """**The bottleneck is the rollout engine's pacing, not a process.** The run took about the
-floor the engine sets: one tick per beat interval (`fus-rollouts-tick`, 10 s) moves at most
+    "engine": """**The bottleneck is the rollout engine's pacing, not a process.** The run took about
+the floor the engine sets: one tick per beat interval (`fus-rollouts-tick`, 10 s) moves at most
 `DISPATCH_BATCH` (500) boxes into flight, and a wave's outcomes are collected (and the next wave
-released) only by the next tick. Each box's own pipeline — connection request, session, download,
-reboot, TransferComplete — finishes well inside one interval, the Celery pool idles most of the
-run and no process is near a full core: the portal waits for its own clock.""",
+released) only by a tick. The boxes, the Celery pool and the portal's processes kept up with
+that cadence (see the evidence): the portal mostly waits for its own clock.""",
     "celery": """**The bottleneck is the Celery worker** (`-Q default,acs`, 2 prefork processes): its pool
 was busy most of the run, with the connection requests (one task each, two HTTP GETs with the
 digest challenge and a device event) and the ticks (500 Downloads queued per tick) queued behind
