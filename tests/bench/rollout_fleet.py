@@ -122,6 +122,24 @@ def _wait_for(predicate, timeout: float, what: str, procs=(), step: float = 0.5)
         time.sleep(step)
 
 
+def _start_listening(name, argv_for, env, log: Path, procs: dict, attempts: int = 5) -> int:
+    """Start a process that listens on a free port (`argv_for(port)`); another port if that one
+    was taken in the meantime (the machine is shared). Returns the port once it accepts."""
+    for _ in range(attempts):
+        port = _free_port()
+        proc = procs[name] = _spawn(argv_for(port), env, log)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and not _port_open(port) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        if proc.poll() is None and _port_open(port):
+            return port
+        _stop(proc)
+        if "address already in use" not in log.read_text(errors="replace"):
+            raise SystemExit(f"{name} did not start:\n{log.read_text()[-3000:]}")
+        log.write_text("")  # the next attempt's log only
+    raise SystemExit(f"{name}: no free port after {attempts} attempts")
+
+
 def _port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -492,7 +510,6 @@ def main(argv: list[str] | None = None) -> None:
     database = urlsplit(db_url).path.lstrip("/")
     work = Path(tempfile.mkdtemp(prefix="bench-rollout-fleet-", dir=os.environ.get("BENCH_DIR")))
     redis_url = REDIS if _redis_answers(REDIS) else None
-    port, cr_port = _free_port(), _free_port()
     env = {
         k: v
         for k, v in os.environ.items()
@@ -506,7 +523,6 @@ def main(argv: list[str] | None = None) -> None:
         CWMP_AUTH="none",
         CWMP_UNKNOWN_DEVICES="known-ouis",
         CWMP_MAX_CONCURRENT_SESSIONS="100000",
-        FUS_DOWNLOAD_BASE_URL=f"http://127.0.0.1:{port}/firmware/",
         LOG_LEVEL="WARNING",
         SECRET_KEY="bench-secret-key-not-for-production-0123456789",
         PYTHONUNBUFFERED="1",
@@ -537,8 +553,9 @@ def main(argv: list[str] | None = None) -> None:
     procs: dict[str, subprocess.Popen] = {}
     sampler: Sampler | None = None
     try:
-        procs["uvicorn"] = _spawn(
-            [
+        port = _start_listening(
+            "uvicorn",
+            lambda port: [
                 str(bindir / "uvicorn"),
                 "--host",
                 "127.0.0.1",
@@ -553,7 +570,9 @@ def main(argv: list[str] | None = None) -> None:
             ],
             env,
             logs["uvicorn"],
+            procs,
         )
+        env["FUS_DOWNLOAD_BASE_URL"] = f"http://127.0.0.1:{port}/firmware/"  # for the worker
         celery = str(bindir / "celery")
         procs["worker"] = _spawn(
             [
@@ -588,7 +607,6 @@ def main(argv: list[str] | None = None) -> None:
             logs["beat"],
         )
         watched = [(n, procs[n], logs[n]) for n in ("uvicorn", "worker", "beat")]
-        _wait_for(lambda: _port_open(port), 90, "uvicorn listening", watched)
         _wait_for(lambda: "ready." in logs["worker"].read_text(), 90, "worker ready", watched)
         sampler = Sampler({n: p.pid for n, p in procs.items()}, database)
         sampler.roots["driver"] = os.getpid()
@@ -596,8 +614,9 @@ def main(argv: list[str] | None = None) -> None:
 
         # --- phase 1: registration ----------------------------------------------------------------
         mark0 = sampler.snapshot()
-        procs["cpesim"] = _spawn(
-            [
+        _start_listening(
+            "cpesim",
+            lambda cr_port: [
                 sys.executable,
                 "-m",
                 "cpesim",
@@ -636,6 +655,7 @@ def main(argv: list[str] | None = None) -> None:
             ],
             env,
             logs["cpesim"],
+            procs,
         )
         sampler.roots["cpesim"] = procs["cpesim"].pid
         watched.append(("cpesim", procs["cpesim"], logs["cpesim"]))
