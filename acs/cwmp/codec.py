@@ -101,8 +101,19 @@ class Envelope:
 # --- field kinds: how one element maps to one Python value ---------------------------------------
 
 
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def _local(tag: Any) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    """The local name of a tag ("{ns}name" or "name"); comments and PIs have none."""
+    if not isinstance(tag, str):
+        return ""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = etree.QName(tag).localname
+        if len(_LOCAL_NAMES) < 4096:  # the vocabulary is small; junk tags are not kept
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def _children(element: etree._Element) -> list[etree._Element]:
@@ -110,6 +121,8 @@ def _children(element: etree._Element) -> list[etree._Element]:
 
 
 def _text(element: etree._Element, path: str) -> str:
+    if not len(element):  # no child nodes at all (the common case): its text is all of it
+        return element.text or ""
     if _children(element):
         raise CwmpParseError(
             f"{path}: expected text, found child element <{_local(element[0].tag)}>"
