@@ -413,22 +413,24 @@ def _cpu(in_process, kind: str, key: str) -> str:
 
 def _verdict(passes: dict[str, Pass], ceiling: float, cpu_share: dict[str, float]) -> str:
     periodic = passes["periodic"]
+    trivial = max(passes["trivial"], passes["trivial (again)"], key=lambda p: p.rate)
     share = 100 * periodic.rate / ceiling
     absolute = periodic.rate >= 1000
     half = share >= 50
     lines = [
         f"* **≥ 1,000 sessions/s: {'met' if absolute else 'not met'}** "
         f"({periodic.rate:,.0f} periodic sessions/s). On this machine the trivial view itself "
-        f"does {passes['trivial'].rate:,.0f} requests/s, i.e. {ceiling:,.0f} session-equivalents/s: "
+        f"does {trivial.rate:,.0f} requests/s, i.e. {ceiling:,.0f} session-equivalents/s: "
         "1,000 sessions/s needs a ceiling of 2,000, which two shared cores running the server, "
         "PostgreSQL and the client do not have, whatever the session costs.",
         f"* **≥ half the ceiling: {'met' if half else 'not met'} by rate** ({share:.0f} % at load "
-        f"{periodic.load[0]:.1f}); **by CPU** a periodic session costs "
-        f"{cpu_share['periodic']:.0f} % of the ceiling's CPU (first contact "
-        f"{cpu_share['first']:.0f} %). The CPU figure is the one to trust on a shared machine: "
-        "the rates of the passes are measured minutes apart under different loads.",
+        f"{periodic.load[0]:.1f}); **by CPU {'met' if cpu_share['periodic'] >= 50 else 'not met'}"
+        f"**: periodic sessions reach {cpu_share['periodic']:.0f} % of the ceiling (first "
+        f"contact {cpu_share['first']:.0f} %). The CPU figure is the one to trust on a shared "
+        "machine: the passes' rates are measured minutes apart under different loads (the "
+        "load column), while CPU per session moves much less (it still grows under heavy "
+        "load: caches and cores are shared).",
     ]
-    trivial = passes["trivial"]
     fixed = 2 * trivial.per_item_ms(trivial.server_cpu)
     server = periodic.per_item_ms(periodic.server_cpu)
     lines.append(
@@ -445,10 +447,11 @@ def _verdict(passes: dict[str, Pass], ceiling: float, cpu_share: dict[str, float
 
 
 def _report(args, passes: dict[str, Pass], in_process, devices, leftover, transcripts) -> str:
-    trivial = passes["trivial"]
+    trivial = max(passes["trivial"], passes["trivial (again)"], key=lambda p: p.rate)
     ceiling = trivial.rate / 2  # a session is two HTTP requests
     labels = {
-        "trivial": "trivial view (GET /cwmp → 405), per request",
+        "trivial": "trivial view (GET /cwmp → 405), per request, before the sessions",
+        "trivial (again)": "trivial view again, after the periodic pass",
         "first": "first-contact sessions (BOOTSTRAP: registers the device)",
         "periodic": "periodic sessions (PERIODIC, known device)",
         "digest": "periodic sessions with digest (401 challenge + answer each)",
@@ -456,7 +459,7 @@ def _report(args, passes: dict[str, Pass], in_process, devices, leftover, transc
     rows = []
     for key, label in labels.items():
         p = passes[key]
-        share = "" if key == "trivial" else f"{100 * p.rate / ceiling:.0f} %"
+        share = "" if key.startswith("trivial") else f"{100 * p.rate / ceiling:.0f} %"
         errors = sum(p.tally.errors.values())
         rows.append(
             f"| {label} | {p.rate:,.0f} | {share} | {p.per_item_ms(p.server_cpu):.2f} "
@@ -506,10 +509,10 @@ per-device credentials, each session starting with the 401 challenge (three HTTP
 CPU ms are per session (per request for the trivial view), read from `/proc` for the uvicorn
 processes, the bench database's PostgreSQL backends and the client process over each pass; they
 move far less with the machine's load than the rates do. A session is two HTTP requests, so the
-trivial view bounds sessions at **{ceiling:,.0f}/s** here (the session-equivalent ceiling).
-By CPU, a periodic session costs what {cpu_share["periodic"] / 100:.2f} session-equivalents of
-the trivial view cost ({cpu_share["periodic"]:.0f} % of the ceiling when nothing else runs;
-first contact {cpu_share["first"]:.0f} %).
+faster trivial pass bounds sessions at **{ceiling:,.0f}/s** here (the session-equivalent
+ceiling). By CPU (server + PostgreSQL + client), two trivial requests cost
+{cpu_share["periodic"]:.0f} % of what a periodic session costs, and {cpu_share["first"]:.0f} % of
+a first contact: the share of the ceiling they reach when the machine runs nothing else.
 
 After the run: {devices:,} devices registered, {leftover} sessions left open,
 {transcripts:,} transcripts stored.
@@ -720,6 +723,11 @@ def main(argv: list[str] | None = None) -> None:
             server,
             db_name,
             lambda: run_sessions(host, port, serials, ("2 PERIODIC",), args.connections),
+        )
+        # The machine's load drifts: the ceiling is measured again after the session passes,
+        # and the faster of the two is the one the sessions are compared with.
+        passes["trivial (again)"] = _measure(
+            server, db_name, lambda: run_trivial(host, port, 2 * args.devices, args.connections)
         )
     finally:
         _stop(server)
