@@ -1,0 +1,127 @@
+"""`fus.qrc.asgi`: the lean ASGI entry for /qrc answers exactly what the portal's Django stack
+answers, keeps the body limit, the DTD refusal, ALLOWED_HOSTS and the WSDL, and serves nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.core.handlers.asgi import ASGIHandler
+from lxml import etree
+
+from fus.choices import MetadataMode
+from fus.models import DownloadRecord, FirmwarePackage, UpdateReport
+from fus.qrc.asgi import application
+from tests.fus.delivery_helpers import approved_package
+from tests.fus.qrc.test_qrc import Q, envelope
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def call(app, body: bytes = b"", *, method="POST", path="/qrc", query=b"", host=b"127.0.0.1"):
+    """One HTTP request through an ASGI app; the body in two chunks. -> (status, headers, body)"""
+    sent: dict = {"status": None, "headers": {}, "body": b""}
+    chunks = [
+        {"type": "http.request", "body": body[:100], "more_body": True},
+        {"type": "http.request", "body": body[100:], "more_body": False},
+    ]
+
+    async def receive():
+        if chunks:
+            return chunks.pop(0)
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            sent["status"] = message["status"]
+            sent["headers"] = {k.decode(): v.decode() for k, v in message["headers"]}
+        else:
+            sent["body"] += message.get("body", b"")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [
+            (b"host", host),
+            (b"content-type", b"text/xml; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    return sent["status"], sent["headers"], sent["body"]
+
+
+def faultcode(body: bytes) -> str:
+    return etree.fromstring(body).xpath("string(//s:Fault/faultcode)", namespaces=Q)
+
+
+@pytest.fixture
+def package(tenants):
+    package = approved_package(tenants["dc_a"], "2.0.0")
+    FirmwarePackage.objects.filter(pk=package.pk).update(mode=MetadataMode.UNMANAGED)
+    return package
+
+
+def test_answers_what_the_portal_stack_answers(package):
+    for body in (envelope(), envelope(product_class="OTHER"), b"<not-xml"):
+        lean = call(application, body)
+        full = call(ASGIHandler(), body)
+        assert lean[0] == full[0]
+        assert lean[2] == full[2]
+        assert lean[1]["Content-Type"] == full[1]["Content-Type"]
+    status, _, answer = call(application, envelope())
+    assert status == 200
+    versions = etree.fromstring(answer).xpath("//q:SoftwareVersion/text()", namespaces=Q)
+    assert versions == ["2.0.0"]
+
+
+def test_bad_input_is_refused_and_nothing_stored(package, settings):
+    settings.FUS_QRC_MAX_BODY = 1000
+    status, _, body = call(application, envelope(extra="<!-- " + "x" * 5000 + " -->"))
+    assert (status, faultcode(body)) == (500, "soap11env:Client.RequestTooLong")
+    doctype = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x/>'
+    status, _, body = call(application, doctype)
+    assert (status, faultcode(body)) == (500, "soap11env:Client.DTDForbidden")
+    status, _, body = call(application, envelope(oui="XYZ123"))
+    assert (status, faultcode(body)) == (500, "soap11env:Client.SchemaValidationError")
+    assert not UpdateReport.objects.exists()
+    assert not DownloadRecord.objects.exists()
+
+
+def test_hosts_paths_and_methods(package, settings):
+    settings.ALLOWED_HOSTS = ["qrc.example"]
+    assert call(application, envelope(), host=b"evil.example")[0] == 400
+    assert call(application, envelope(), host=b"qrc.example")[0] == 200
+    assert call(application, envelope(), host=b"qrc.example", path="/admin/")[0] == 404
+    assert call(application, b"x", host=b"qrc.example", method="PUT")[0] == 405
+    status, _, wsdl = call(application, method="GET", query=b"wsdl", host=b"qrc.example")
+    assert status == 200
+    location = etree.fromstring(wsdl).xpath(
+        "//soap:address/@location", namespaces={"soap": "http://schemas.xmlsoap.org/wsdl/soap/"}
+    )
+    assert location == ["http://qrc.example/qrc"]
+
+
+def test_lifespan_and_other_scopes():
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message["type"])
+
+    asyncio.run(application({"type": "lifespan"}, receive, send))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    with pytest.raises(ValueError, match="websocket"):
+        asyncio.run(application({"type": "websocket"}, receive, send))
