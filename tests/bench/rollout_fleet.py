@@ -41,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -351,9 +351,18 @@ def _import_cr_credentials() -> None:
     )
 
 
-def _pg_activity(database: str) -> dict[str, int]:
+LOCK_WAITS = (
+    "SELECT a.wait_event, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 110), "
+    "coalesce(b.state, ''), coalesce(left(regexp_replace(b.query, '\\s+', ' ', 'g'), 110), '') "
+    "FROM pg_stat_activity a LEFT JOIN pg_stat_activity b ON b.pid = (pg_blocking_pids(a.pid))[1] "
+    "WHERE a.datname = %s AND a.wait_event_type = 'Lock'"
+)
+
+
+def _pg_activity(database: str, blocked: Counter) -> dict[str, int]:
     """What the database's other backends are doing now: running, waiting for a lock, idle in a
-    transaction (pg_stat_activity)."""
+    transaction (pg_stat_activity). Each lock wait is counted in `blocked` as (lock, waiting
+    statement, statement of the backend it waits for)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -363,6 +372,12 @@ def _pg_activity(database: str) -> dict[str, int]:
             [database],
         )
         rows = cursor.fetchall()
+        cursor.execute(
+            LOCK_WAITS,
+            [database],
+        )
+        for lock, waiting, state, holder in cursor.fetchall():
+            blocked[(lock, waiting, f"{state}: {holder}")] += 1
     out = {"active": 0, "lock": 0, "idle in transaction": 0, "connections": 0}
     for state, wait, n in rows:
         out["connections"] += n
@@ -701,6 +716,7 @@ def main(argv: list[str] | None = None) -> None:
         run_started = datetime.now(UTC)
         services.start_rollout(rollout, actor=user)
         timeline = []
+        blocked: Counter = Counter()
         limit = args.timeout or max(900.0, boxes * 0.5)
         deadline = time.monotonic() + limit
         while True:
@@ -708,7 +724,7 @@ def main(argv: list[str] | None = None) -> None:
             counts = engine.state_counts(rollout)
             queues = _queue_lengths(redis_url)
             now = time.monotonic() - mark4["t"]
-            activity = _pg_activity(database)
+            activity = _pg_activity(database, blocked)
             timeline.append(
                 (now, rollout.current_wave, counts, queues, os.getloadavg()[0], activity)
             )
@@ -759,6 +775,7 @@ def main(argv: list[str] | None = None) -> None:
         upgraded=upgraded,
         timeline=timeline,
         task_times=task_times,
+        blocked=blocked,
         cpesim_stats=cpesim_stats,
         database=database,
         commit=_commit(),
@@ -816,6 +833,22 @@ def _proc_table(phase: dict, top: int = 8) -> str:
             f"| {label} | {pid} | {used:.1f} | {100 * used / wall:.0f} % | {peak:.2f} "
             f"| {waited:.1f} | {100 * (used + waited) / wall:.0f} % |"
         )
+    return "\n".join(lines)
+
+
+def _lock_table(blocked: Counter, top: int = 6) -> str:
+    if not blocked:
+        return "None seen."
+
+    def cell(text: str) -> str:
+        return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+
+    lines = [
+        "| samples | lock | waiting statement | blocking backend: statement |",
+        "|---:|---|---|---|",
+    ]
+    for (lock, waiting, holder), n in blocked.most_common(top):
+        lines.append(f"| {n} | {lock} | {cell(waiting)} | {cell(holder)} |")
     return "\n".join(lines)
 
 
@@ -942,10 +975,10 @@ each other, while the run took well over the engine's floor.""",
 busiest, and the run took well over the engine's floor.""",
     "machine": """**The bottleneck is the machine's CPU.** Both cores were busy — with this
 benchmark's processes and with other engineers' work at the same time — and the benchmark's
-processes spent about as long waiting in the run queue for a CPU as running on one, while none of
-them reached a full core, the Celery pool was mostly idle, PostgreSQL had next to no lock waits,
-and the run took well over the engine's floor. Which of its processes wanted the CPU most is the
-last line of the evidence.""",
+processes spent {wait_ratio:.1f} times as long waiting in the run queue for a CPU as running on
+one, while none of them reached a full core and the run took well over the engine's floor. Which
+of its processes wanted the CPU most is the last line of the evidence. A process waiting for a CPU
+also holds its transaction open longer, so the lock waits below grow with it.""",
     "unclear": """**No single bottleneck stands out in these figures**: the run took well over the
 engine's floor, yet neither the Celery pool, a single process nor the machine was saturated;
 latency (polling intervals, retries) is the likely cause — see the per-box stages.""",
@@ -1077,6 +1110,12 @@ Per box, seconds (p50 / p95 / max):
 |---|---:|---:|---:|
 {stage_rows}
 
+Lock waits in PostgreSQL during the run (pg_stat_activity and `pg_blocking_pids` each second;
+samples = seconds a backend was seen waiting; the blocker's statement is its current or, when
+idle in a transaction, its last one):
+
+{_lock_table(r["blocked"])}
+
 ## CPU by process
 
 Registration ({reg["wall"]:.0f} s; load average {_load(reg)}):
@@ -1099,7 +1138,7 @@ Of the run's {run["wall"]:.0f} s, the engine's pacing sets a floor of {floor:.0f
 ({100 * floor / run["wall"]:.0f} %): the least time its ticks allow (see the first line of the
 evidence).
 
-{VERDICTS[verdict]}
+{VERDICTS[verdict].format(wait_ratio=sum(run["waits"].values()) / max(sum(run["groups"].values()), 1e-9))}
 
 Evidence:
 
