@@ -385,7 +385,7 @@ def over_http(
 BEFORE = {
     "commit": "cdf6f12",
     "when": "on 2026-11-21 03:32-03:34 UTC (`--checks 3000 --duration 20 --workers 2 "
-    "--connections 32 --no-lean`), just before the run of this report",
+    "--connections 32 --no-lean`)",
     "queries": 0.493,
     "client_cpu_ms": 1.004,
     "view_cpu_ms": 0.796,
@@ -411,14 +411,12 @@ def report(args, data: dict, local: dict, http: dict | None, loads: tuple) -> st
         f"--workers {args.workers} --connections {args.connections}"
     )
     http_rows, paragraphs, raws = "", [], []
-    best = 0.0
     label = {
         "portal": "`portal.asgi` (Django's ASGI handler, all middleware)",
         "lean": "`fus.qrc.asgi` (the QRC's lean entry, same view)",
     }
     for name, result in (http or {}).items():
         qrc, trivial = result["qrc"], result["trivial"]
-        best = max(best, qrc["per_s"])
         server_per_core = 1000 / qrc["server_cpu_ms"] if qrc["server_cpu_ms"] else 0.0
         share = 100 * qrc["per_s"] / trivial["per_s"] if trivial["per_s"] else 0.0
         http_rows += (
@@ -438,7 +436,11 @@ def report(args, data: dict, local: dict, http: dict | None, loads: tuple) -> st
         )
         raws.append(f"{name}, QRC:\n{qrc['raw']}\n\n{name}, trivial:\n{trivial['raw']}")
     if http:
-        verdict = "met" if best >= 2000 else "NOT met"
+        verdict = "; ".join(
+            f"through {label[name].split(' ')[0]}: {result['qrc']['per_s']:,.0f} checks/s, "
+            + ("met" if result["qrc"]["per_s"] >= 2000 else "NOT met")
+            for name, result in http.items()
+        )
         http_text = (
             "Over HTTP (uvicorn, wrk on the same 2 cores):\n\n"
             + "\n".join(paragraphs)
@@ -515,8 +517,8 @@ query per `TARGETING_CACHE_SECONDS` per process, and the locations' reload at th
   Django's ASGI handler and the portal's middleware;
 * kept as they were: spyne's lxml schema validation of every request (it costs almost nothing:
   soft validation measured slower, no validation no faster), the refusal of DOCTYPE/entities and
-  oversized bodies before parsing, the middleware (sessions, auth and messages are lazy and touch
-  nothing on a SOAP POST; CSRF is exempted on the view).
+  oversized bodies before parsing, the portal's middleware on `portal.asgi` (sessions, auth and
+  messages are lazy and touch nothing on a SOAP POST; CSRF is exempted on the view).
 
 ## Against the goal (≥ 2,000 checks/s)
 
@@ -524,7 +526,9 @@ In process the QRC costs {local["client_cpu_ms"]:.3f} ms of CPU per check throug
 (Django's request handling and all middleware, no ASGI server), i.e. about {per_core:,.0f} checks/s
 per core. {http_text}
 
-Goal (at least 2,000 checks/s over HTTP on this machine, best server): **{verdict}**.
+Goal (at least 2,000 checks/s over HTTP on this machine): **{verdict}**. Wall-clock rates on
+this shared machine move by a factor of two between runs with the load; the CPU per check is the
+figure to plan with.
 
 {wrk_raw}"""  # noqa: S608 (a report, not SQL)
 
