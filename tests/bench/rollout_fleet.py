@@ -1013,8 +1013,27 @@ MOVE_ORDER = {
 }
 
 
-def move_it(verdict: str) -> str:
-    items = "\n".join(f"{n}. {MOVES[key]}" for n, key in enumerate(MOVE_ORDER[verdict], start=1))
+MOVES["package_lock"] = """**The package row lock** (product code: `fus/rollouts/engine.py` `tick`,
+   `fus/rollouts/services.py` `_locked`): `Rollout.objects.select_for_update()
+   .select_related("package")` locks the joined `fus_firmwarepackage` row as well (PostgreSQL
+   locks the rows of every table in the FROM clause unless `of=("self",)`), for the whole tick.
+   Every firmware download of that package inserts a `DownloadRecord` (foreign key to the
+   package), which waits for the tick's transaction to end: the `fus_downloadrecord` rows of the
+   lock-wait table. Locking the rollout row alone (`select_for_update(of=("self",))`) lets
+   downloads run during a tick (checked by hand on PostgreSQL 15: with the join locked the insert
+   waits until its lock timeout, with `of=("self",)` it commits at once)."""
+
+
+def package_lock_seen(blocked: Counter) -> bool:
+    """Downloads' DownloadRecord inserts seen waiting for a lock (the tick's package row)."""
+    return any('INSERT INTO "fus_downloadrecord"' in waiting for _, waiting, _ in blocked)
+
+
+def move_it(verdict: str, blocked: Counter) -> str:
+    order = list(MOVE_ORDER[verdict])
+    if package_lock_seen(blocked):
+        order.insert(1, "package_lock")
+    items = "\n".join(f"{n}. {MOVES[key]}" for n, key in enumerate(order, start=1))
     return f"## What would move it\n\nIn order of expected gain here:\n\n{items}\n"
 
 
@@ -1144,7 +1163,7 @@ Evidence:
 
 {evidence}
 
-{move_it(verdict)}"""
+{move_it(verdict, r["blocked"])}"""
 
 
 if __name__ == "__main__":
