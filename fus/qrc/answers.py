@@ -2,7 +2,8 @@
 
 Framework-neutral (no spyne here): `firmware_update_check(identity, at=..., origin=..., box=...)`
 returns `Offer`s, best first, which `fus.qrc.service` turns into SOAP. The applicable packages come
-from the targeting engine on the database (`fus.services.targeting.applicable_packages`), asked for
+from the targeting engine's per-process index (`fus.services.targeting.cached_applicable_packages`,
+files prefetched with it), asked for
 the QRC's Mode (`FUS_QRC_MODE`, default unmanaged), then passed through the rollouts' gate
 (`fus.rollouts.gate`, #7). Waves do not touch the package's target rows: a package that a rollout
 delivering through QRC/multicast or autonomous updates governs (whatever that rollout's state) is
@@ -18,7 +19,8 @@ lists `UnicastInterfaceLocation`s (download server origins: each gives the file'
 server, built by `fus.downloads.file_url`, signed per box when `FUS_DOWNLOAD_AUTH` is signed-url) and
 `MulticastInterfaceLocation`s (`dvb-mcast://` carousels carrying the package; the box finds the file
 by its FileName). With no unicast location, the download server is `FUS_DOWNLOAD_BASE_URL`, else the
-origin the box used to reach the QRC.
+origin the box used to reach the QRC. The locations are a per-process cache too (`fus_locations`,
+see `_LocationCache`), so a warm check makes no query.
 """
 
 from __future__ import annotations
