@@ -901,6 +901,19 @@ def _activity(timeline: list) -> dict[str, tuple[float, int]]:
     }
 
 
+def _cr_line(r: dict, interval: float, batch: int) -> str:
+    times = r["task_times"].get("acs.connection_request") or [0.0]
+    rate = CELERY_CONCURRENCY / max(statistics.mean(times), 1e-9)
+    peak = max((t[3].get("acs", 0) for t in r["timeline"]), default=0)
+    return (
+        f"* Connection requests: the pool sends at most about {rate:.0f} per second "
+        f"({CELERY_CONCURRENCY} processes, {1000 * statistics.mean(times):.0f} ms per task on "
+        f"average, ticks and other tasks aside) against up to {batch / interval:.0f} per second "
+        f"dispatched (a full batch of {batch} per {interval:g} s tick); the `acs` queue peaked at "
+        f"{peak:,}."
+    )
+
+
 def bottleneck(r: dict) -> tuple[str, list[str]]:
     """(verdict key, evidence lines), stated from the figures: the engine's pacing against the
     run's wall time, how busy the Celery pool was (wall time in tasks, I/O waits included), the
@@ -937,6 +950,7 @@ def bottleneck(r: dict) -> tuple[str, list[str]]:
             if v
         )
         + ".",
+        _cr_line(r, interval, batch),
         f"* Per box: dispatched → Download sent p95 {pipeline[1]:.1f} s, sent → TransferComplete "
         f"p95 {transfer[1]:.1f} s, against the {interval:g} s tick interval.",
         f"* PostgreSQL (pg_stat_activity each second): on average {running[0]:.1f} backends "
@@ -1037,6 +1051,18 @@ def move_it(verdict: str, blocked: Counter) -> str:
     return f"## What would move it\n\nIn order of expected gain here:\n\n{items}\n"
 
 
+def _scale_note(boxes: int, load: tuple[float, float, float]) -> str:
+    if boxes >= 10_000:
+        return ""
+    why = (
+        f"the machine's load average was {load[0]:.1f} (above 4: other engineers' work), so the "
+        "full run was not started"
+        if load[0] > 4
+        else "a smaller run than the default"
+    )
+    return f"**{boxes:,} boxes, not the 10,000 of the goal**: {why}.\n\n"
+
+
 def render(**r) -> str:
     boxes, phases, analysis, rollout = r["boxes"], r["phases"], r["analysis"], r["rollout"]
     reg, plan, run = phases["registration"], phases["planning"], phases["run"]
@@ -1076,7 +1102,7 @@ Produced by `{command}` (also in `make bench`, with 10,000 boxes) at commit {r["
 {r["load_before"][2]:.2f} before the run (other engineers' work runs at the same time: read the
 ratios and the CPU shares more than the absolute seconds).
 
-## Set-up
+{_scale_note(boxes, r["load_before"])}## Set-up
 
 * PostgreSQL 15, database `{r["database"]}` (dropped and created per run); uvicorn with
   {UVICORN_WORKERS} worker processes (`DATABASE_POOL_SIZE=8`), a Celery worker `-Q default,acs
