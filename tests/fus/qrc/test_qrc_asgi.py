@@ -125,3 +125,17 @@ def test_lifespan_and_other_scopes():
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     with pytest.raises(ValueError, match="websocket"):
         asyncio.run(application({"type": "websocket"}, receive, send))
+
+
+def test_the_portals_asgi_application_serves_qrc_through_the_lean_entry(package):
+    """`portal.asgi` (what uvicorn serves in `make run` and production) sends /qrc to the lean
+    entry, other paths to Django: the QRC's answer carries none of the middleware's browser
+    headers, a page does."""
+    from portal.asgi import http_application
+
+    status, headers, answer = call(http_application, envelope())
+    assert status == 200
+    assert answer == call(application, envelope())[2]
+    assert "X-Frame-Options" not in headers
+    status, headers, _ = call(http_application, method="GET", path="/login/")
+    assert status == 200 and headers["X-Frame-Options"] == "DENY"
