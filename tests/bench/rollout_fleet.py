@@ -971,7 +971,7 @@ def bottleneck(r: dict) -> tuple[str, list[str]]:
     elif machine >= 0.9 and waited >= 0.5 * ours:
         verdict = "machine"
     else:
-        verdict = "unclear"
+        verdict = "pipeline"
     return verdict, lines
 
 
@@ -993,9 +993,15 @@ processes spent {wait_ratio:.1f} times as long waiting in the run queue for a CP
 one, while none of them reached a full core and the run took well over the engine's floor. Which
 of its processes wanted the CPU most is the last line of the evidence. A process waiting for a CPU
 also holds its transaction open longer, so the lock waits below grow with it.""",
-    "unclear": """**No single bottleneck stands out in these figures**: the run took well over the
-engine's floor, yet neither the Celery pool, a single process nor the machine was saturated;
-latency (polling intervals, retries) is the likely cause — see the per-box stages.""",
+    "pipeline": """**The bottleneck is each box's pipeline after dispatch, not one saturated
+resource.** The run took well over the engine's floor while neither the Celery pool, a single
+process nor the machine was used up: a box needs {box_p50:.0f} s (median) from its dispatch to
+its outcome, against the {interval:g} s tick, so a wave outlasts its dispatching ticks. Its
+longest stage is "{stage}" (median {stage_p50:.0f} s): a tick's batch of connection requests
+queues in the {concurrency}-process Celery pool (the `acs` queue peaked at {acs_peak:,}), and the
+sessions and downloads that follow share the uvicorn workers, which wanted {uvicorn:.2f} cores
+of the machine's {ncpu} (running or waiting for a CPU) — the process group closest to
+saturation.""",
 }
 
 MOVES = {
@@ -1023,7 +1029,7 @@ MOVE_ORDER = {
     "celery": ("cr", "engine", "cpu"),
     "process": ("cpu", "engine", "cr"),
     "machine": ("cpu", "engine", "cr"),
-    "unclear": ("engine", "cr", "cpu"),
+    "pipeline": ("cr", "cpu", "engine"),
 }
 
 
@@ -1049,6 +1055,27 @@ def move_it(verdict: str, blocked: Counter) -> str:
         order.insert(1, "package_lock")
     items = "\n".join(f"{n}. {MOVES[key]}" for n, key in enumerate(order, start=1))
     return f"## What would move it\n\nIn order of expected gain here:\n\n{items}\n"
+
+
+def _verdict_figures(r: dict) -> dict:
+    """The numbers the verdict texts quote."""
+    run = r["phases"]["run"]
+    stages = {
+        k: v for k, v in r["analysis"]["stages"].items() if k != "dispatched -> outcome (per box)"
+    }
+    stage = max(stages, key=lambda k: stages[k][0]) if stages else "(none)"
+    box = r["analysis"]["stages"].get("dispatched -> outcome (per box)", (0.0, 0.0, 0.0))
+    return {
+        "wait_ratio": sum(run["waits"].values()) / max(sum(run["groups"].values()), 1e-9),
+        "box_p50": box[0],
+        "interval": engine_floor([1])[2],
+        "stage": stage,
+        "stage_p50": stages.get(stage, (0.0,))[0],
+        "concurrency": CELERY_CONCURRENCY,
+        "acs_peak": max((t[3].get("acs", 0) for t in r["timeline"]), default=0),
+        "uvicorn": (run["groups"].get("uvicorn", 0) + run["waits"].get("uvicorn", 0)) / run["wall"],
+        "ncpu": os.cpu_count(),
+    }
 
 
 def _scale_note(boxes: int, load: tuple[float, float, float]) -> str:
@@ -1183,7 +1210,7 @@ Of the run's {run["wall"]:.0f} s, the engine's pacing sets a floor of {floor:.0f
 ({100 * floor / run["wall"]:.0f} %): the least time its ticks allow (see the first line of the
 evidence).
 
-{VERDICTS[verdict].format(wait_ratio=sum(run["waits"].values()) / max(sum(run["groups"].values()), 1e-9))}
+{VERDICTS[verdict].format(**_verdict_figures(r))}
 
 Evidence:
 
