@@ -537,7 +537,7 @@ Python CPU is `time.process_time()` of that process; PostgreSQL CPU is the backe
 | first contact, this run | {_stmts(in_process, "first")} | {_cpu(in_process, "first", "python_cpu_ms")} | {_cpu(in_process, "first", "postgres_cpu_ms")} |
 
 "Before" is the code of commit `{BEFORE["commit"]}` measured with this harness on
-{BEFORE["when"]} (three runs; the spread is the machine's load). Through HTTP, same harness:
+{BEFORE["when"]}; three runs, the spread is the machine's load. Through HTTP, same harness:
 {BEFORE["http"]}
 
 ## Against the goal (≥ 1,000 sessions/s and ≥ half the ceiling)
