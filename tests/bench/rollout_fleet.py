@@ -1206,9 +1206,9 @@ Planning took {plan["wall"]:.2f} s (in this driver; PostgreSQL {plan["groups"].g
 
 ## The bottleneck
 
-Of the run's {run["wall"]:.0f} s, the engine's pacing sets a floor of {floor:.0f} s
-({100 * floor / run["wall"]:.0f} %): the least time its ticks allow (see the first line of the
-evidence).
+Of the run's {run["wall"]:.0f} s, the engine's pacing alone accounts for about {floor:.0f} s (the
+"floor": the dispatching ticks its waves need, one per beat interval; the first tick runs at once
+on start, so a run may come in a little under it). See the first line of the evidence.
 
 {VERDICTS[verdict].format(**_verdict_figures(r))}
 
