@@ -142,7 +142,15 @@ class Device(models.Model):
             ),
             models.Index(fields=["mac"], name="acs_device_mac_idx"),
             models.Index(fields=["online_until"], name="acs_device_online_idx"),
-            models.Index(fields=["serial_number"], name="acs_device_sn_idx"),
+            # Pattern opclass: serves a SerialNumber prefix (`LIKE 'x%'`) under the database's
+            # locale collation, and equality as well.
+            models.Index(
+                fields=["serial_number"],
+                name="acs_device_sn_like_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            # On PostgreSQL a GIN index on `tags` (jsonb_path_ops, for containment `@>`) is made by
+            # migration 0006 with raw SQL, so that the migration still applies on SQLite.
         ]
 
     def __str__(self) -> str:
