@@ -41,6 +41,7 @@ class AcsSettings:
     connection_request_timeout: float
     download_base_url: str
     prepared_statements: bool
+    provision_connection_request_credentials: bool
 
 
 @functools.cache
@@ -82,6 +83,9 @@ def acs_settings() -> AcsSettings:
         connection_request_timeout=float(getattr(settings, "CWMP_CONNECTION_REQUEST_TIMEOUT", 10)),
         download_base_url=getattr(settings, "FUS_DOWNLOAD_BASE_URL", ""),
         prepared_statements=bool(getattr(settings, "CWMP_PREPARED_STATEMENTS", True)),
+        provision_connection_request_credentials=bool(
+            getattr(settings, "CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS", True)
+        ),
     )
 
 

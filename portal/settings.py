@@ -268,6 +268,11 @@ CWMP_MAX_BODY = env.int("CWMP_MAX_BODY", default=1024 * 1024)
 CWMP_TRANSCRIPTS = env.int("CWMP_TRANSCRIPTS", default=5)
 CWMP_TRANSCRIPT_MAX_BYTES = env.int("CWMP_TRANSCRIPT_MAX_BYTES", default=64 * 1024)
 CWMP_CONNECTION_REQUEST_TIMEOUT = env.float("CWMP_CONNECTION_REQUEST_TIMEOUT", default=10.0)
+# A box whose connection-request credentials are unknown is given some by SetParameterValues
+# (off: only credentials imported by the operator are used).
+CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS = env.bool(
+    "CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS", default=True
+)
 # TLS for the uvicorn processes of `make run` (PEM files); CWMP_PORT adds a listener (e.g. 7547).
 PORTAL_TLS_CERT = env.str("PORTAL_TLS_CERT", default="")
 PORTAL_TLS_KEY = env.str("PORTAL_TLS_KEY", default="")

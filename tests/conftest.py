@@ -53,3 +53,11 @@ def tenants(db):
 def incoming_leftovers(media_root):
     incoming = media_root / ".incoming"
     return sorted(p.name for p in incoming.glob("*")) if incoming.exists() else []
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_request_credentials_provisioning(settings):
+    """Scripted boxes in most tests expect exactly the RPCs their scenario queues; the ACS's own
+    SetParameterValues of connection-request credentials is switched on where it is under test
+    (tests/acs/test_cr_credentials.py) and for the cpesim fleets that rely on it."""
+    settings.CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS = False

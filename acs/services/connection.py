@@ -138,6 +138,7 @@ def send_connection_request(device: Device) -> ConnectionResult:
     if not url:
         return ConnectionResult(False, "no ConnectionRequestURL known")
     timeout = acs_settings().connection_request_timeout
+    result = None
     try:
         status, challenges, target = _get(url, {}, timeout)
         if status == 401:
@@ -146,7 +147,12 @@ def send_connection_request(device: Device) -> ConnectionResult:
             if not usable:
                 result = ConnectionResult(False, "the box offers no usable digest challenge", 401)
             elif not device.connection_request_username:
-                result = ConnectionResult(False, "no connection request credentials known", 401)
+                result = ConnectionResult(
+                    False,
+                    "no connection request credentials known (the ACS gives the box some at "
+                    "its next session)",
+                    401,
+                )
             else:
                 authorization = digest.client_authorization(
                     usable[0],
@@ -156,7 +162,9 @@ def send_connection_request(device: Device) -> ConnectionResult:
                     uri=target,
                 )
                 status, _, _ = _get(url, {"Authorization": authorization}, timeout)
-        if status in (200, 204):
+        if result is not None:
+            pass  # decided above, before any answer to a challenge
+        elif status in (200, 204):
             result = ConnectionResult(True, "accepted", status)
         elif status == 401:
             result = ConnectionResult(False, "the box refused the credentials", 401)

@@ -242,6 +242,7 @@ def _start_locked(
         task_services.check_software_version(device, now=now, final=True)
         if principal.kind == "bootstrap":
             task_services.provision_credentials(device, now=now)
+        task_services.provision_connection_request_credentials(device, now=now)
         transcript: list[dict] = []
         if conf.transcripts > 0:
             _append(transcript, "in", request.body, now)

@@ -380,11 +380,16 @@ def complete(task_id: int, response: m.CpeResponse, *, now: datetime) -> list[m.
         assert isinstance(request, m.SetParameterValues)
         device_services.merge_parameters(
             device,
-            {p.name: (p.value.text, str(p.value.type), None) for p in request.parameters},
+            {
+                # a box reads passwords back as empty strings (TR-069 A.3.2.1): so does our tree
+                p.name: ("" if _is_password(p.name) else p.value.text, str(p.value.type), None)
+                for p in request.parameters
+            },
             now=now,
         )
         result = {"status": response.status}
         _activate_pending_credentials(task)
+        _keep_connection_request_credentials(task, request)
     elif isinstance(response, m.AddObjectResponse):
         result = {"instance_number": response.instance_number, "status": response.status}
     elif isinstance(response, m.DeleteObjectResponse):
@@ -442,6 +447,81 @@ def provision_credentials(device: Device, *, now: datetime) -> Task | None:
     device.pending_username = username
     device.save(update_fields=["pending_credentials", "pending_username", "updated"])
     return task
+
+
+def _is_password(path: str) -> bool:
+    return path.rsplit(".", 1)[-1].endswith("Password")
+
+
+#: ParameterKey of the SetParameterValues that gives a box connection-request credentials.
+CR_CREDENTIALS_KEY = "acs-cr-credentials"
+
+
+def provision_connection_request_credentials(device: Device, *, now: datetime) -> Task | None:
+    """A box the ACS could not wake: it reports a ConnectionRequestURL, but no credentials to
+    answer its challenge with are known (none imported with `set_connection_request_credentials`).
+    Give it some, as the ACS gives its own: SetParameterValues of
+    ManagementServer.ConnectionRequestUsername/Password (queued once; sent in this session).
+    They are kept for connection requests when the box accepts them. Off with
+    `CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS=false` (boxes with factory credentials the
+    operator imports). Costs nothing for a box whose credentials are known."""
+    if device.connection_request_username or not device.connection_request_url:
+        return None
+    if not acs_settings().provision_connection_request_credentials:
+        return None
+    # Once queued, or once refused by the box (a fault that is not retried): a box that denies
+    # the values is not asked again at every session; the operator imports its credentials.
+    earlier = Task.objects.filter(
+        device=device,
+        rpc=TaskRpc.SET_PARAMETER_VALUES,
+        state__in=(TaskState.QUEUED, TaskState.SENT, TaskState.FAULT),
+        request__parameter_key=CR_CREDENTIALS_KEY,
+    )
+    if earlier.exists():
+        return None
+    root = device.root_object or "Device"
+    message = m.SetParameterValues(
+        (
+            m.ParameterValue(
+                f"{root}.ManagementServer.ConnectionRequestUsername",
+                m.TypedValue(f"cr-{device.serial_number}"[:256]),
+            ),
+            m.ParameterValue(
+                f"{root}.ManagementServer.ConnectionRequestPassword",
+                m.TypedValue(device_services.new_password()),
+            ),
+        ),
+        parameter_key=CR_CREDENTIALS_KEY,
+    )
+    return _create(device, message, actor=None, audit=False, kick=False, max_attempts=5)
+
+
+def _keep_connection_request_credentials(task: Task, request: m.SetParameterValues) -> None:
+    if request.parameter_key != CR_CREDENTIALS_KEY:
+        return
+    values = {p.name.rsplit(".", 1)[-1]: p.value.text for p in request.parameters}
+    username = values.get("ConnectionRequestUsername", "")
+    password = values.get("ConnectionRequestPassword", "")
+    if not username or not password:
+        return
+    device = task.device
+    Device.objects.filter(pk=device.pk).update(
+        connection_request_username=username, connection_request_password=password
+    )
+    device.connection_request_username = username
+    device.connection_request_password = password
+    # The password is kept on the device row only (connection requests need it in clear).
+    masked = tuple(
+        m.ParameterValue(p.name, m.TypedValue(MASKED)) if _is_password(p.name) else p
+        for p in request.parameters
+    )
+    task.request = m.to_dict(m.SetParameterValues(masked, request.parameter_key))
+    task.save(update_fields=["request", "updated"])
+    device_services.record_device_event(
+        device,
+        DeviceEventKind.CREDENTIALS,
+        f"Connection request credentials set by the ACS (user {username}).",
+    )
 
 
 def _activate_pending_credentials(task: Task) -> None:

@@ -20,8 +20,6 @@ import threading
 import time
 
 import pytest
-from django.db.models import F, Value
-from django.db.models.functions import Concat
 
 from acs.models import Device, Task
 from cpesim.download import make_image
@@ -62,6 +60,7 @@ def portal(live_server, settings):
     settings.CWMP_AUTH = "none"
     settings.CWMP_UNKNOWN_DEVICES = "all"
     settings.CWMP_TRANSCRIPTS = 0
+    settings.CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS = True  # so the ACS can wake them
     settings.FUS_DOWNLOAD_BASE_URL = live_server.url + "/firmware/"
     settings.FUS_REPORT_RATE = 1_000_000
     eager = app.conf.task_always_eager
@@ -134,14 +133,10 @@ def test_a_managed_rollout_of_1000_cpesim_boxes_completes_each_box_upgraded_once
     try:
         assert runner.started.wait(30)
         _until(
-            lambda: Device.objects.filter(last_inform__isnull=False).count() == BOXES,
+            lambda: Device.objects.exclude(connection_request_username="").count() == BOXES,
             timeout=300,
-            what="every box registered by its BOOTSTRAP Inform",
-        )
-        # the boxes' factory-installed connection request credentials, as an operator imports them
-        Device.objects.update(
-            connection_request_username=F("serial_number"),
-            connection_request_password=Concat(Value("cr-"), F("serial_number")),
+            what="every box registered, and given connection-request credentials, in its "
+            "BOOTSTRAP session",
         )
         rollout = create(
             package,
