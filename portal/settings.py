@@ -322,6 +322,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"digest_challenges": {"()": "portal.logging.DigestChallengeFilter"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # every CWMP session, QRC check or protected download starts with a 401 challenge
+        "django.request": {"filters": ["digest_challenges"]},
+    },
 }
