@@ -994,8 +994,8 @@ one, while none of them reached a full core and the run took well over the engin
 of its processes wanted the CPU most is the last line of the evidence. A process waiting for a CPU
 also holds its transaction open longer, so the lock waits below grow with it.""",
     "pipeline": """**The bottleneck is each box's pipeline after dispatch, not one saturated
-resource.** The run took well over the engine's floor while neither the Celery pool, a single
-process nor the machine was used up: a box needs {box_p50:.0f} s (median) from its dispatch to
+resource.** The run took well over the engine's floor while neither the Celery pool ({pool_busy:.0f} %
+busy), a single process nor the machine ({machine:.0f} % busy) was used up: a box needs {box_p50:.0f} s (median) from its dispatch to
 its outcome, against the {interval:g} s tick, so a wave outlasts its dispatching ticks. Its
 longest stage is "{stage}" (median {stage_p50:.0f} s): a tick's batch of connection requests
 queues in the {concurrency}-process Celery pool (the `acs` queue peaked at {acs_peak:,}), and the
@@ -1075,6 +1075,10 @@ def _verdict_figures(r: dict) -> dict:
         "acs_peak": max((t[3].get("acs", 0) for t in r["timeline"]), default=0),
         "uvicorn": (run["groups"].get("uvicorn", 0) + run["waits"].get("uvicorn", 0)) / run["wall"],
         "ncpu": os.cpu_count(),
+        "pool_busy": 100
+        * sum(sum(v) for v in r["task_times"].values())
+        / (run["wall"] * CELERY_CONCURRENCY),
+        "machine": 100 * run["machine_busy"] / run["wall"] / (os.cpu_count() or 1),
     }
 
 
