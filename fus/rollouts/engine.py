@@ -75,8 +75,10 @@ def tick(rollout_id: int, *, now: datetime | None = None) -> TickResult | None:
     """Advance one rollout (see the module docstring); None if it is not active."""
     now = now or timezone.now()
     with transaction.atomic():
+        # Lock the rollout row only: a tick takes seconds, and every download of the package
+        # inserts a DownloadRecord referencing the package row, which must not wait for it.
         rollout = (
-            Rollout.objects.select_for_update()
+            Rollout.objects.select_for_update(of=("self",))
             .select_related("package")
             .filter(pk=rollout_id, status__in=COLLECTING)
             .first()

@@ -242,7 +242,12 @@ def _user(actor) -> bool:
 
 
 def _locked(rollout: Rollout) -> Rollout:
-    return Rollout.objects.select_for_update().select_related("package").get(pk=rollout.pk)
+    # of=self: the joined package row stays unlocked (downloads of it insert rows pointing at it)
+    return (
+        Rollout.objects.select_for_update(of=("self",))
+        .select_related("package")
+        .get(pk=rollout.pk)
+    )
 
 
 def _kick(rollout: Rollout) -> None:

@@ -72,3 +72,51 @@ def test_concurrent_ticks_queue_each_download_once(tenants, eager_celery):
     assert Task.objects.filter(rpc="Download").count() == 200
     assert Task.objects.values("device").distinct().count() == 200
     assert RolloutDevice.objects.filter(rollout=rollout, state="in_flight").count() == 200
+
+
+def test_a_tick_leaves_the_package_row_unlocked_for_downloads(tenants):
+    """While a tick holds its rollout (seconds, at scale), a download of the package must be able
+    to record itself: its DownloadRecord references the package row, which the tick must not lock
+    (PostgreSQL: a row lock taken through the join would make that INSERT wait)."""
+    if connection.vendor == "sqlite":
+        pytest.skip("row locks are a PostgreSQL matter: the SQLite test database has none")
+    from django.db import OperationalError, transaction
+
+    package = catalogue.approve_firmware(
+        make_package(tenants["dc_a"], "2.0.0", actor=tenants["noc"]), actor=tenants["noc"]
+    )
+    make_fleet(tenants["dc_a"], 10)
+    rollout = create(package, tenants["noc"], stages=[{"percent": 100}])
+    outcome: dict[str, object] = {}
+
+    def other_connection():
+        """Another database connection (this thread's own), as a download's request has."""
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SET lock_timeout = '1s'")
+                try:  # what an INSERT referencing the package takes: must not wait
+                    cursor.execute(
+                        'SELECT 1 FROM "fus_firmwarepackage" WHERE id = %s FOR KEY SHARE',
+                        [package.pk],
+                    )
+                    outcome["package"] = "free"
+                except OperationalError:
+                    outcome["package"] = "locked"
+                cursor.execute("ROLLBACK")
+                try:  # the rollout row itself is locked
+                    cursor.execute(
+                        'SELECT 1 FROM "fus_rollout" WHERE id = %s FOR UPDATE', [rollout.pk]
+                    )
+                    outcome["rollout"] = "free"
+                except OperationalError:
+                    outcome["rollout"] = "locked"
+        finally:
+            connections["default"].close()
+
+    with transaction.atomic():
+        locked = services._locked(rollout)  # what tick() and every control take
+        assert locked.package_id == package.pk
+        thread = threading.Thread(target=other_connection)
+        thread.start()
+        thread.join(30)
+    assert outcome == {"package": "free", "rollout": "locked"}
