@@ -412,7 +412,8 @@ def report(args, data: dict, local: dict, http: dict | None, loads: tuple) -> st
     )
     http_rows, paragraphs, raws = "", [], []
     label = {
-        "portal": "`portal.asgi` (Django's ASGI handler, all middleware)",
+        "portal": "`portal.asgi` (what `make run` and the portal's uvicorn serve: its router "
+        "sends /qrc to the lean entry)",
         "lean": "`fus.qrc.asgi` (the QRC's lean entry, same view)",
     }
     for name, result in (http or {}).items():
@@ -513,12 +514,13 @@ query per `TARGETING_CACHE_SECONDS` per process, and the locations' reload at th
 * a successful answer is written straight to bytes (`fus.qrc.response`, set as spyne's
   `ctx.out_string`): the same bytes spyne's serialiser writes (a hypothesis test compares them),
   without building spyne objects and an lxml tree; faults and the WSDL are still spyne's;
-* a lean ASGI entry for a /qrc-only server (`fus.qrc.asgi`, docs/qrc.md): the same view without
-  Django's ASGI handler and the portal's middleware;
+* a lean ASGI entry (`fus.qrc.asgi`, docs/qrc.md): the same view without Django's ASGI handler
+  and the portal's middleware; `portal.asgi` sends `/qrc` to it (so the "before" column of
+  `portal.asgi` is Django's handler with all middleware, the "after" column the lean entry behind
+  the portal's router), and it can run on /qrc-only workers;
 * kept as they were: spyne's lxml schema validation of every request (it costs almost nothing:
   soft validation measured slower, no validation no faster), the refusal of DOCTYPE/entities and
-  oversized bodies before parsing, the portal's middleware on `portal.asgi` (sessions, auth and
-  messages are lazy and touch nothing on a SOAP POST; CSRF is exempted on the view).
+  oversized bodies before parsing.
 
 ## Against the goal (≥ 2,000 checks/s)
 
