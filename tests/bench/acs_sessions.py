@@ -214,6 +214,7 @@ def measure_in_process(sessions: int, profile_path: Path | None = None) -> dict:
     if not settings.DATABASES["default"].get("OPTIONS", {}).get("pool"):
         settings.DATABASES["default"]["CONN_MAX_AGE"] = None  # one connection, as a pool gives
     settings.ALLOWED_HOSTS = ["*"]
+    settings.CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS = False  # the bare session
     client = Client()
 
     def session(serial: str, codes: tuple[str, ...], n: int) -> None:
@@ -494,7 +495,9 @@ Produced by `make bench` (`python -m tests.bench.acs_sessions --devices {args.de
 work at the same time: read the ratios and the CPU per session more than the absolute rates).
 
 uvicorn with {args.workers} worker processes on PostgreSQL, transcripts on (`CWMP_TRANSCRIPTS=5`),
-`CWMP_UNKNOWN_DEVICES=known-ouis`, `DATABASE_POOL_SIZE={os.environ.get("DATABASE_POOL_SIZE", "8")}`.
+`CWMP_UNKNOWN_DEVICES=known-ouis`, `DATABASE_POOL_SIZE={os.environ.get("DATABASE_POOL_SIZE", "8")}`,
+`CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS=false` (the bare session: no SetParameterValues of
+connection-request credentials at first contact).
 The client is one asyncio process with {args.connections} keep-alive connections; a session is
 `Inform` → `InformResponse` (200, cookie) → empty POST → 204, the cookie carried between the two
 POSTs. `CWMP_AUTH=none` for the first rows; the digest row re-runs the periodic pass with
@@ -674,6 +677,8 @@ def main(argv: list[str] | None = None) -> None:
         "CWMP_AUTH": "none",
         "CWMP_UNKNOWN_DEVICES": "known-ouis",
         "CWMP_MAX_CONCURRENT_SESSIONS": "100000",
+        # the bare session (Inform, empty POST, 204): no connection-request credentials given
+        "CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS": "false",
         "DATABASE_POOL_SIZE": os.environ.get("DATABASE_POOL_SIZE", "8"),
         "LOG_LEVEL": "WARNING",
         "SECRET_KEY": "bench-secret-key-not-for-production-0123456789",

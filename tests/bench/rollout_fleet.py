@@ -537,6 +537,8 @@ def main(argv: list[str] | None = None) -> None:
         DATABASE_POOL_SIZE="8",
         CWMP_AUTH="none",
         CWMP_UNKNOWN_DEVICES="known-ouis",
+        # the factory credentials are imported (below): the ACS must not give the boxes others
+        CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS="false",
         CWMP_MAX_CONCURRENT_SESSIONS="100000",
         LOG_LEVEL="WARNING",
         SECRET_KEY="bench-secret-key-not-for-production-0123456789",
