@@ -19,8 +19,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from acs.homenet import live
+from portal.consumers import CLOSE_REFUSED, ObjectSnapshotConsumer
 
-CLOSE_REFUSED = 4404
 BATCH_SECONDS = 0.25
 
 
@@ -65,36 +65,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "update", **snapshot})
 
 
-class DeviceComplianceConsumer(AsyncJsonWebsocketConsumer):
-    device_id: int
-    group: str | None = None
-
-    async def connect(self) -> None:
-        self.device_id = int(self.scope["url_route"]["kwargs"]["pk"])
-        state = await database_sync_to_async(live.device_snapshot)(
-            self.device_id, self.scope.get("user")
-        )
-        if state is None:
-            await self.close(code=CLOSE_REFUSED)
-            return
-        self.group = live.device_group(self.device_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        await self.send_json({"type": "snapshot", **state})
-
-    async def disconnect(self, code) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive_json(self, content, **kwargs) -> None:
-        if isinstance(content, dict) and content.get("type") == "refresh":
-            await self.compliance_changed({})
-
-    async def compliance_changed(self, event) -> None:
-        state = await database_sync_to_async(live.device_snapshot)(
-            self.device_id, self.scope.get("user")
-        )
-        if state is None:
-            await self.close(code=CLOSE_REFUSED)
-            return
-        await self.send_json({"type": "snapshot", **state})
+class DeviceComplianceConsumer(ObjectSnapshotConsumer):
+    snapshot_of = staticmethod(live.device_snapshot)
+    group_of = staticmethod(live.device_group)
+    compliance_changed = ObjectSnapshotConsumer.changed  # the group message `compliance.changed`
