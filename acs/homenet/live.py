@@ -14,11 +14,6 @@ layer or the pages' polling fallback (``live.json``).
 
 from __future__ import annotations
 
-import logging
-
-from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.db import transaction
 from django.db.models import Count
 from django.db.models.signals import post_delete, post_save
 from django.urls import reverse
@@ -27,9 +22,8 @@ from django.utils import timezone
 from acs.homenet.choices import ComplianceState
 from acs.homenet.models import Compliance
 from acs.models import Device
+from portal.live import after_commit, group_send
 from portal.permissions import can
-
-log = logging.getLogger(__name__)
 
 DASHBOARD_GROUP = "homenet-compliance"
 MESSAGE_TYPE = "compliance.changed"
@@ -40,50 +34,15 @@ def device_group(device_id: int) -> str:
     return f"homenet-device-{device_id}"
 
 
-class _Announce:
-    """The on-commit callback of one transaction: the devices whose compliance changed."""
-
-    def __init__(self) -> None:
-        self.device_ids: set[int] = set()
-
-    def __call__(self) -> None:
-        for device_id in sorted(self.device_ids):
-            send(device_id)
-
-
 def announce(device_id: int | None) -> None:
     """Announce a compliance change once the current transaction commits (now outside one)."""
-    if device_id is None:
-        return
-    conn = transaction.get_connection()
-    if conn.in_atomic_block:
-        for _sids, func, _robust in conn.run_on_commit:
-            if isinstance(func, _Announce):
-                func.device_ids.add(device_id)
-                return
-        callback = _Announce()
-        callback.device_ids.add(device_id)
-        transaction.on_commit(callback, robust=True)
-        return
-    send(device_id)
+    after_commit(send, device_id)
 
 
 def send(device_id: int) -> int:
     """Announce now to the dashboard and the device's page; the number of groups told."""
-    layer = get_channel_layer()
-    if layer is None:
-        return 0
-    told = 0
-    for group in (DASHBOARD_GROUP, device_group(device_id)):
-        if isinstance(layer, InMemoryChannelLayer) and not layer.groups.get(group):
-            continue
-        try:
-            async_to_sync(layer.group_send)(group, {"type": MESSAGE_TYPE, "device": device_id})
-        except Exception:  # a live update must never fail the change it announces
-            log.warning("could not announce the compliance of device %s", device_id, exc_info=True)
-            continue
-        told += 1
-    return told
+    message = {"type": MESSAGE_TYPE, "device": device_id}
+    return group_send((DASHBOARD_GROUP, device_group(device_id)), message)
 
 
 def _compliance_saved(sender, instance: Compliance, update_fields=None, **kwargs) -> None:

@@ -16,19 +16,13 @@ actions are served by the web process); worker-raised changes reach browsers thr
 
 from __future__ import annotations
 
-import logging
-
-from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.urls import reverse
 from django.utils import timezone
 
 from acs.choices import TaskState
 from acs.models import CwmpSession, Device, DeviceEvent, Task
-
-log = logging.getLogger(__name__)
+from portal.live import after_commit, group_send
 
 TASKS_SHOWN = 50
 MESSAGE_TYPE = "device.changed"
@@ -38,49 +32,14 @@ def group_name(device_id: int) -> str:
     return f"device-{device_id}"
 
 
-class _Announce:
-    """The on-commit callback of one transaction: the devices to announce."""
-
-    def __init__(self) -> None:
-        self.device_ids: set[int] = set()
-
-    def __call__(self) -> None:
-        for device_id in sorted(self.device_ids):
-            send(device_id)
-
-
 def announce(device_id: int | None) -> None:
     """Announce a change of `device_id` once the current transaction commits (now outside one)."""
-    if device_id is None:
-        return
-    conn = transaction.get_connection()
-    if conn.in_atomic_block:
-        for _sids, func, _robust in conn.run_on_commit:
-            if isinstance(func, _Announce):
-                func.device_ids.add(device_id)
-                return
-        callback = _Announce()
-        callback.device_ids.add(device_id)
-        transaction.on_commit(callback, robust=True)
-        return
-    send(device_id)
+    after_commit(send, device_id)
 
 
 def send(device_id: int) -> bool:
-    """Announce now; False when nobody can be listening (no layer, or the in-memory layer has no
-    subscriber of that device: a fleet's sessions then cost no trip through the event loop)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return False
-    group = group_name(device_id)
-    if isinstance(layer, InMemoryChannelLayer) and not layer.groups.get(group):
-        return False
-    try:
-        async_to_sync(layer.group_send)(group, {"type": MESSAGE_TYPE, "device": device_id})
-    except Exception:  # a live update must never fail the change it announces
-        log.warning("could not announce a change of device %s", device_id, exc_info=True)
-        return False
-    return True
+    """Announce now; False when nobody can be listening (see `portal.live.group_send`)."""
+    return bool(group_send([group_name(device_id)], {"type": MESSAGE_TYPE, "device": device_id}))
 
 
 def _task_saved(sender, instance: Task, **kwargs) -> None:
