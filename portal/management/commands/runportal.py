@@ -80,6 +80,20 @@ def uvicorn_argv(bindir: str, host: str, port: int) -> list[str]:
     return [*argv, "portal.asgi:application"]
 
 
+def wait_for_port(host: str, port: int, *, timeout: float) -> bool:
+    """True once something accepts TCP connections on host:port (False after `timeout` s)."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.25)
+    return False
+
+
 def demo_fleet_credentials() -> tuple[str, str]:
     """The first-contact credentials the demo fleet logs in with.
 
@@ -216,6 +230,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
 
         for child in children:
+            if child.name == "fleet":
+                # Boxes that find no server back off (TR-069's retry wait doubles): let them
+                # inform once the web server answers, as boxes would meet a running ACS.
+                wait_for_port(host, port, timeout=120)
             child.start()
         broker = (
             "Redis" if settings.REDIS_URL else f"filesystem broker in {settings.CELERY_BROKER_DIR}"
