@@ -20,7 +20,6 @@ shared machine. Writes docs/benchmarks/device-list.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -29,6 +28,8 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from tests.bench.inventory import insert_devices
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "docs" / "benchmarks" / "device-list.md"
@@ -90,11 +91,6 @@ def _catalogue():
 
 
 def _load_devices(n: int, class_ids: list[int]) -> float:
-    from django.db import connection
-
-    from acs.models import Device
-
-    started = time.perf_counter()
     ouis = ",".join(f"'{c[0]}'" for c in CLASSES)
     product_classes = ",".join(f"'{c[1]}'" for c in CLASSES)
     ids = ",".join(str(pk) for pk in class_ids)
@@ -117,35 +113,7 @@ def _load_devices(n: int, class_ids: list[int]) -> float:
         "created": "now()",
         "updated": "now()",
     }
-    columns, values = [], []
-    for field in Device._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(field.column)
-        if field.name in explicit:
-            values.append(explicit[field.name])
-        elif field.null:
-            values.append("NULL")
-        else:
-            default = field.get_default()
-            if isinstance(default, list | dict):
-                values.append(f"'{json.dumps(default)}'::jsonb")
-            elif isinstance(default, bool):
-                values.append("true" if default else "false")
-            elif isinstance(default, int):
-                values.append(str(default))
-            else:
-                values.append("''")
-    # Our own constants and column names only, no outside input:
-    sql = (
-        f'INSERT INTO "{Device._meta.db_table}" ({", ".join(columns)}) '  # noqa: S608
-        f"SELECT {', '.join(values)} FROM generate_series(0, %s) AS s(i)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f'TRUNCATE "{Device._meta.db_table}" CASCADE')
-        cursor.execute(sql, [n - 1])
-        cursor.execute(f'ANALYZE "{Device._meta.db_table}"')
-    return time.perf_counter() - started
+    return insert_devices(n, explicit)
 
 
 def _time(fn, repeat: int) -> tuple[float, float]:

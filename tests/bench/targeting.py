@@ -28,6 +28,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.bench.inventory import insert_devices
+
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "docs" / "benchmarks" / "targeting.md"
 SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -69,11 +71,6 @@ def _setup_django(database: str) -> None:
 
 def _load_devices(n: int) -> float:
     """A million rows in one INSERT ... SELECT: classes, versions, serials and MACs spread by i."""
-    from django.db import connection
-
-    from acs.models import Device
-
-    started = time.perf_counter()
     ouis = ",".join(f"'{c[0]}'" for c in CLASSES)
     product_classes = ",".join(f"'{c[1]}'" for c in CLASSES)
     explicit = {
@@ -90,37 +87,7 @@ def _load_devices(n: int) -> float:
         "created": "now()",
         "updated": "now()",
     }
-    columns, values = [], []
-    for field in Device._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(field.column)
-        if field.name in explicit:
-            values.append(explicit[field.name])
-        elif field.null:
-            values.append("NULL")
-        else:
-            default = field.get_default()
-            if isinstance(default, list | dict):
-                import json
-
-                values.append(f"'{json.dumps(default)}'::jsonb")
-            elif isinstance(default, bool):
-                values.append("true" if default else "false")
-            elif isinstance(default, int):
-                values.append(str(default))
-            else:
-                values.append("''")
-    # Our own constants and column names only, no outside input:
-    sql = (
-        f'INSERT INTO "{Device._meta.db_table}" ({", ".join(columns)}) '  # noqa: S608
-        f"SELECT {', '.join(values)} FROM generate_series(0, %s) AS s(i)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f'TRUNCATE "{Device._meta.db_table}" CASCADE')
-        cursor.execute(sql, [n - 1])
-        cursor.execute(f'ANALYZE "{Device._meta.db_table}"')
-    return time.perf_counter() - started
+    return insert_devices(n, explicit)
 
 
 def _catalogue():
