@@ -117,3 +117,44 @@ def test_the_canary_trips_the_stop_rule_and_the_page_shows_the_halt_live(fleet, 
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_test_id("devices").locator("tbody tr")).to_have_count(2)
     expect(page.get_by_test_id("devices")).to_contain_text("9010")
+
+
+def test_the_noc_schedules_a_staged_rollout_and_watches_it_complete_live(fleet, new_page):
+    """The wizard, the preview, the start; then wave after wave the boxes take the Download and
+    report success while the page, never reloaded, follows the counts to Completed."""
+    from django.utils import timezone
+
+    package = fleet["package"]
+    page = new_page()
+    log_in(page, "noc-e2e")
+    page.get_by_role("link", name="Rollouts").click()
+    page.get_by_test_id("new-rollout").click()
+    form = page.get_by_test_id("rollout-form")
+    form.get_by_label("Name").fill("Summer 2.0.0")
+    form.get_by_label("Package").select_option(label=str(package))
+    form.get_by_label("Stages").fill("canary 10, 50%")
+    form.get_by_label("Starts per minute").fill("1000")
+    form.get_by_test_id("plan").click()
+
+    expect(page).to_have_url(ROLLOUT_URL)
+    rollout = Rollout.objects.get()
+    expect(page.get_by_test_id("preview")).to_contain_text("rest — 20 devices")
+    page.get_by_test_id("control-start").click()
+    expect(page.get_by_test_id("status")).to_have_text("Running")
+    page.evaluate("window.__notReloaded = true")
+
+    succeeded = 0
+    for wave_size in (10, 30, 20):  # canary, wave 1, rest: beat's ticks release them in turn
+        engine.tick(rollout.pk)
+        expect(page.get_by_test_id("n-in-flight")).to_have_text(str(wave_size), timeout=20_000)
+        now = timezone.now()
+        for task in Task.objects.filter(rpc="Download", state="queued").select_related("device"):
+            upgrade(task, now=now)
+        succeeded += wave_size
+        engine.tick(rollout.pk)
+        expect(page.get_by_test_id("n-succeeded")).to_have_text(str(succeeded), timeout=20_000)
+
+    expect(page.get_by_test_id("status")).to_have_text("Completed", timeout=20_000)
+    expect(page.get_by_test_id("n-failed")).to_have_text("0")
+    assert page.evaluate("window.__notReloaded") is True  # followed live, not reloaded
+    assert Task.objects.filter(rpc="Download").count() == 60
