@@ -181,6 +181,9 @@ class Fleet:
         self.at(delay, "periodic", box, box.periodic_token)
 
     def _spawn(self, coroutine) -> None:  # type: ignore[no-untyped-def]
+        if self._closing:  # stopping: nothing new may start (stop() would not wait for it)
+            coroutine.close()
+            return
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -237,9 +240,13 @@ class Fleet:
         self._wake.set()
         if self.server is not None:
             self.server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Until none is left: a task cancelled mid-way may still have started another.
+        while self._tasks:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._tasks.difference_update(tasks)
         if self.server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.server.wait_closed(), 2)
