@@ -30,6 +30,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from acs.cwmp.faults import FaultCode
+from fus.metadata.xmlsafe import hardened_parser
 
 from .download import fetch_firmware
 from .http import Connection, HttpError, Url
@@ -152,10 +153,6 @@ def build_check(box: UnmanagedBox) -> bytes:
     ).encode()
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
 def _text(node: etree._Element, name: str, where: str, *, required: bool = True) -> str | None:
     child = node.find(f"q:{name}", _NS)
     if child is None or child.text is None or not child.text.strip():
@@ -186,7 +183,7 @@ def parse_check_response(data: bytes) -> tuple[OfferedUpdate, ...]:
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise QrcError("QRC answer carries a DOCTYPE or entity declaration; refused")
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise QrcError(f"QRC answer is not XML: {exc}") from None
     fault = root.find("s:Body/s:Fault", _NS)

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from lxml import etree
 
 from fus.delivery.conf import delivery_settings
+from fus.metadata.xmlsafe import hardened_parser
 from fus.services.reports import ReportData, record_update_report
 from portal.audit import client_ip
 
@@ -53,11 +54,8 @@ class BadReport(ValueError):
 def _xml_fields(body: bytes) -> dict[str, str]:
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise BadReport({"body": "DOCTYPE and entity declarations are not allowed."})
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False
-    )
     try:
-        root = etree.fromstring(body, parser)
+        root = etree.fromstring(body, hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise BadReport({"body": f"Not well-formed XML: {exc}"}) from None
     if etree.QName(root).localname != "UpdateReport":

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from fus.metadata.xmlsafe import hardened_parser, prolog_doctype_line
+
 __all__ = [
     "MAX_DOCUMENT_BYTES",
     "NAMESPACE",
@@ -384,20 +386,11 @@ def _write_rms(parent: etree._Element, rms: RMSProvider) -> None:
 
 # --- reading --------------------------------------------------------------------------------------
 
-_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
 _DOCTYPE_REFUSED = "a DOCTYPE is not allowed: DTDs and entities are refused, never expanded"
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    return hardened_parser(strip_comments=True)
 
 
 class _Reader:
@@ -690,11 +683,9 @@ def parse(data: bytes) -> ServiceDiscovery:
         raise SdnsError(
             [SdnsIssue(f"the record is {len(data)} bytes; the limit is {MAX_DOCUMENT_BYTES}", "/")]
         )
-    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    while match := _PROLOG_ITEM.match(data, pos):
-        pos = match.end()
-    if data.startswith(b"<!DOCTYPE", pos):
-        raise SdnsError([SdnsIssue(_DOCTYPE_REFUSED, "/", data.count(b"\n", 0, pos) + 1)])
+    line = prolog_doctype_line(data)
+    if line is not None:
+        raise SdnsError([SdnsIssue(_DOCTYPE_REFUSED, "/", line)])
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:

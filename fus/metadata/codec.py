@@ -34,6 +34,7 @@ from lxml import etree
 
 from fus.metadata import model as m
 from fus.metadata.identifiers import parse_mac, serial_key
+from fus.metadata.xmlsafe import hardened_parser, prolog_doctype_line
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
@@ -165,15 +166,7 @@ class ParseResult:
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    return hardened_parser(strip_comments=True)
 
 
 @cache
@@ -222,7 +215,6 @@ def _preview(value: str | None) -> str | None:
     return value[:_VALUE_PREVIEW] + "…"
 
 
-_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
 _DOCTYPE_REFUSED = (
     "a DOCTYPE is not allowed: DTDs and entity declarations are refused, never expanded"
 )
@@ -230,11 +222,8 @@ _DOCTYPE_REFUSED = (
 
 def _refuse_doctype_in_prolog(data: bytes) -> None:
     """Refuse a DOCTYPE before the parser sees it, so that no declaration is even read."""
-    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    while match := _PROLOG_ITEM.match(data, pos):
-        pos = match.end()
-    if data.startswith(b"<!DOCTYPE", pos):
-        line = data.count(b"\n", 0, pos) + 1
+    line = prolog_doctype_line(data)
+    if line is not None:
         raise MetadataError([_error(_DOCTYPE_REFUSED, "/", line)])
 
 

@@ -44,6 +44,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from fus.metadata.xmlsafe import hardened_parser
 from fus.multicast.errors import DecodeError
 
 __all__ = [
@@ -437,16 +438,6 @@ def write_fdt(fdt: FdtInstance, *, version: int = 1) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def _fdt_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-    )
-
-
 def _uint(el, attr: str, *, positive: bool = False) -> int | None:
     raw = el.get(attr)
     if raw is None:
@@ -474,7 +465,7 @@ def parse_fdt(data: bytes) -> FdtInstance:
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise DecodeError(_P, "FDT-Instance", "DTDs and entities are not allowed")
     try:
-        root = etree.fromstring(data, _fdt_parser())
+        root = etree.fromstring(data, hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise DecodeError(_P, "FDT-Instance", f"not well-formed XML ({exc})") from None
     qname = etree.QName(root)
