@@ -22,3 +22,12 @@ def chromium_path() -> str | None:
     if os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
     return shutil.which(CHROMIUM) if os.sep not in CHROMIUM else None
+
+
+def log_in(page, username: str, password: str | None = None) -> None:
+    """Submit the login form (password: the user name unless given); the caller checks the
+    outcome it expects."""
+    page.goto("/login/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(username if password is None else password)
+    page.get_by_role("button", name="Log in").click()

@@ -24,11 +24,12 @@ from fus.models import Carousel, CarouselRun
 from fus.multicast import flute
 from fus.services import carousels as service
 from fus.services import catalogue
+from tests.e2e import log_in
 from tests.factories import DeviceClassFactory, ManufacturerFactory, UserFactory, make_package
 from tests.fus.carousels.helpers import MulticastReceiver, free_channel
 
 try:
-    from playwright.sync_api import Page, expect
+    from playwright.sync_api import expect
 except ImportError:  # requirements-dev.txt installs it; CI (E2E_REQUIRED=1) must not skip
     if os.environ.get("E2E_REQUIRED") == "1":
         raise
@@ -89,13 +90,6 @@ def carousel_worker(monkeypatch):
         assert not thread.is_alive(), "the carousel loop did not stop"
 
 
-def log_in(page: Page, username: str) -> None:
-    page.goto("/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-
-
 def _number(locator) -> int:
     return int(locator.inner_text().strip())
 
@@ -106,7 +100,7 @@ def test_the_noc_creates_starts_watches_and_stops_a_flute_carousel(
     package = catalogue_ready["package"]
     group, port = free_channel()
     page = new_page()
-    log_in(page, "noc-e2e")
+    log_in(page, "noc-e2e", "pw")
     page.get_by_role("link", name="Carousels").click()
     page.get_by_role("link", name=re.compile(r"^Add ")).click()
 

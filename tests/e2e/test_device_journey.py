@@ -29,7 +29,7 @@ from acs.cwmp import messages as m
 from acs.cwmp.codec import parse_envelope
 from acs.models import Device, Task
 from tests.acs.cpe import envelope, inform
-from tests.e2e import VIEWPORT
+from tests.e2e import VIEWPORT, log_in
 
 try:
     from playwright.sync_api import Page, expect
@@ -166,14 +166,6 @@ def cr_endpoint():
     server.server_close()
 
 
-def log_in(page: Page, username: str) -> None:
-    page.goto("/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(username)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_test_id("current-user")).to_contain_text(username)
-
-
 def shoot(page: Page, name: str) -> None:
     if os.environ.get("E2E_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -199,7 +191,7 @@ def test_helpdesk_finds_a_box_reboots_it_and_sees_the_task_live(
     page = context.new_page()
     try:
         # --- the help-desk agent finds it by serial number ----------------------------------------
-        log_in(page, "helpdesk")
+        log_in_checked(page, "helpdesk")
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Devices").click()
         expect(page).to_have_url(re.compile(r"/devices/$"))
         page.get_by_label("Serial / MAC / IP").fill(SERIAL)
@@ -263,7 +255,7 @@ def test_the_page_falls_back_to_polling_without_a_websocket(seeded, asgi_server,
     context.route_web_socket(re.compile(r"/ws/devices/"), lambda ws: ws.close())
     page = context.new_page()
     try:
-        log_in(page, "noc")
+        log_in_checked(page, "noc")
         page.goto(f"/devices/{device.pk}/")
         expect(page.get_by_test_id("live-status")).to_contain_text("polling")
         from django.contrib.auth import get_user_model
@@ -279,3 +271,8 @@ def test_the_page_falls_back_to_polling_without_a_websocket(seeded, asgi_server,
     finally:
         context.close()
         connections.close_all()
+
+
+def log_in_checked(page: Page, username: str) -> None:
+    log_in(page, username)
+    expect(page.get_by_test_id("current-user")).to_contain_text(username)

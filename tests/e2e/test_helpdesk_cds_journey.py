@@ -27,7 +27,7 @@ from cds.models import Storage
 from cpesim.fleet import Fleet, FleetConfig, Group
 from cpesim.profiles import PUSH, DeviceSpec
 from portal.models import AuditEvent
-from tests.e2e import VIEWPORT
+from tests.e2e import VIEWPORT, log_in
 
 try:
     from playwright.sync_api import Page, expect
@@ -135,14 +135,6 @@ def fleet(portal_server):
     loop.close()
 
 
-def log_in(page: Page, username: str) -> None:
-    page.goto("/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(username)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_test_id("current-user")).to_contain_text(username)
-
-
 def shoot(page: Page, name: str) -> None:
     if os.environ.get("E2E_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -173,7 +165,7 @@ def test_helpdesk_finds_a_box_deletes_content_and_sees_the_storage_free_up(
     page = context.new_page()
     try:
         # --- the help desk finds the box ----------------------------------------------------------
-        log_in(page, "helpdesk")
+        log_in_checked(page, "helpdesk")
         nav = page.get_by_role("navigation", name="Main")
         nav.get_by_role("link", name="Help desk: find a box").click()
         page.get_by_label("Serial number, MAC, IP address or customer reference").fill(box.serial)
@@ -232,3 +224,8 @@ def test_helpdesk_finds_a_box_deletes_content_and_sees_the_storage_free_up(
     finally:
         context.close()
         connections.close_all()
+
+
+def log_in_checked(page: Page, username: str) -> None:
+    log_in(page, username)
+    expect(page.get_by_test_id("current-user")).to_contain_text(username)

@@ -14,12 +14,13 @@ from acs.models import Task
 from fus.models import Rollout
 from fus.rollouts import engine
 from fus.services import catalogue
+from tests.e2e import log_in
 from tests.factories import DeviceClassFactory, ManufacturerFactory, UserFactory, make_package
 from tests.fus.rollouts.conftest import make_fleet
 from tests.fus.rollouts.helpers import upgrade
 
 try:
-    from playwright.sync_api import Page, expect
+    from playwright.sync_api import expect
 except ImportError:  # requirements-dev.txt installs it; CI (E2E_REQUIRED=1) must not skip
     if os.environ.get("E2E_REQUIRED") == "1":
         raise
@@ -49,17 +50,10 @@ def fleet(transactional_db, settings):
     return {"noc": noc, "package": package}
 
 
-def log_in(page: Page, username: str) -> None:
-    page.goto("/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-
-
 def test_the_canary_trips_the_stop_rule_and_the_page_shows_the_halt_live(fleet, new_page):
     package = fleet["package"]
     page = new_page()
-    log_in(page, "noc-e2e")
+    log_in(page, "noc-e2e", "pw")
     page.get_by_role("link", name="Rollouts").click()
     page.get_by_test_id("new-rollout").click()
 
@@ -126,7 +120,7 @@ def test_the_noc_schedules_a_staged_rollout_and_watches_it_complete_live(fleet, 
 
     package = fleet["package"]
     page = new_page()
-    log_in(page, "noc-e2e")
+    log_in(page, "noc-e2e", "pw")
     page.get_by_role("link", name="Rollouts").click()
     page.get_by_test_id("new-rollout").click()
     form = page.get_by_test_id("rollout-form")

@@ -13,6 +13,7 @@ import re
 import pytest
 
 from fus.models import FirmwarePackage
+from tests.e2e import log_in
 
 try:
     from playwright.sync_api import Page, expect
@@ -32,13 +33,6 @@ PACKAGE_NAME = "nl-stb4000-4.3.0-e2e"
 SOFTWARE_VERSION = "4.3.0"
 IMAGE_SIZE = 384 * 1024
 PACKAGE_URL = re.compile(r"/catalogue/firmware/(\d+)/$")
-
-
-def log_in(page: Page, username: str, password: str | None = None) -> None:
-    page.goto("/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(username if password is None else password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def log_out(page: Page) -> None:
