@@ -344,55 +344,15 @@ def test_query_budget(client, unmanaged, django_assert_max_num_queries):
 @pytest.mark.django_db(transaction=True)
 def test_the_asgi_path_answers(tenants):
     """The QRC under Django's ASGI handler (as uvicorn runs it): body read through ASGIRequest."""
-    import asyncio
-
     from django.core.handlers.asgi import ASGIHandler
+
+    from tests.asgi_client import call
 
     package = approved_package(tenants["dc_a"], "2.0.0")
     FirmwarePackage.objects.filter(pk=package.pk).update(mode=MetadataMode.UNMANAGED)
-    body = envelope()
-    sent: dict = {"status": None, "body": b""}
-
-    async def run():
-        chunks = [
-            {"type": "http.request", "body": body[:100], "more_body": True},
-            {"type": "http.request", "body": body[100:], "more_body": False},
-        ]
-
-        async def receive():
-            if chunks:
-                return chunks.pop(0)
-            await asyncio.sleep(3600)
-
-        async def send(message):
-            if message["type"] == "http.response.start":
-                sent["status"] = message["status"]
-            else:
-                sent["body"] += message.get("body", b"")
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/qrc",
-            "raw_path": b"/qrc",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [
-                (b"host", b"127.0.0.1"),
-                (b"content-type", b"text/xml; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-            "client": ("127.0.0.1", 40000),
-            "server": ("127.0.0.1", 80),
-        }
-        await ASGIHandler()(scope, receive, send)
-
-    asyncio.run(run())
-    assert sent["status"] == 200, sent["body"]
-    root = etree.fromstring(sent["body"])
+    status, _, answer = call(ASGIHandler(), envelope(), path="/qrc")
+    assert status == 200, answer
+    root = etree.fromstring(answer)
     versions = root.xpath("//q:FirmwareUpdate/q:SoftwareVersion/text()", namespaces=Q)
     assert versions == ["2.0.0"]
     urls = root.xpath("//q:Location/q:URL/text()", namespaces=Q)

@@ -12,52 +12,16 @@ from lxml import etree
 from fus.choices import MetadataMode
 from fus.models import DownloadRecord, FirmwarePackage, UpdateReport
 from fus.qrc.asgi import application
+from tests import asgi_client
+from tests.asgi_client import header
 from tests.fus.delivery_helpers import approved_package
 from tests.fus.qrc.test_qrc import Q, envelope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def call(app, body: bytes = b"", *, method="POST", path="/qrc", query=b"", host=b"127.0.0.1"):
-    """One HTTP request through an ASGI app; the body in two chunks. -> (status, headers, body)"""
-    sent: dict = {"status": None, "headers": {}, "body": b""}
-    chunks = [
-        {"type": "http.request", "body": body[:100], "more_body": True},
-        {"type": "http.request", "body": body[100:], "more_body": False},
-    ]
-
-    async def receive():
-        if chunks:
-            return chunks.pop(0)
-        await asyncio.sleep(3600)
-
-    async def send(message):
-        if message["type"] == "http.response.start":
-            sent["status"] = message["status"]
-            sent["headers"] = {k.decode(): v.decode() for k, v in message["headers"]}
-        else:
-            sent["body"] += message.get("body", b"")
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [
-            (b"host", host),
-            (b"content-type", b"text/xml; charset=utf-8"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 80),
-    }
-    asyncio.run(app(scope, receive, send))
-    return sent["status"], sent["headers"], sent["body"]
+def call(app, body: bytes = b"", *, path="/qrc", **kwargs):
+    return asgi_client.call(app, body, path=path, **kwargs)
 
 
 def faultcode(body: bytes) -> str:
@@ -77,7 +41,7 @@ def test_answers_what_the_portal_stack_answers(package):
         full = call(ASGIHandler(), body)
         assert lean[0] == full[0]
         assert lean[2] == full[2]
-        assert lean[1]["Content-Type"] == full[1]["Content-Type"]
+        assert header(lean[1], "Content-Type") == header(full[1], "Content-Type")
     status, _, answer = call(application, envelope())
     assert status == 200
     versions = etree.fromstring(answer).xpath("//q:SoftwareVersion/text()", namespaces=Q)
@@ -136,6 +100,6 @@ def test_the_portals_asgi_application_serves_qrc_through_the_lean_entry(package)
     status, headers, answer = call(http_application, envelope())
     assert status == 200
     assert answer == call(application, envelope())[2]
-    assert "X-Frame-Options" not in headers
+    assert header(headers, "X-Frame-Options") is None
     status, headers, _ = call(http_application, method="GET", path="/login/")
-    assert status == 200 and headers["X-Frame-Options"] == "DENY"
+    assert status == 200 and header(headers, "X-Frame-Options") == "DENY"
