@@ -1,15 +1,26 @@
-"""Portal-wide pages: home (dashboard), the audit log."""
+"""Portal-wide pages: home (dashboard), the audit log, the liveness probe."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
 from django_tables2 import RequestConfig
 
 from portal.filtersets import AuditEventFilterSet
 from portal.models import AuditEvent
 from portal.roles import is_supplier
 from portal.tables import AuditEventTable
+
+
+@require_safe
+def healthz(request):
+    """Liveness for load balancers and process supervisors: 200 when this web process answers
+    through Django's whole stack. It touches no database or broker on purpose (one slow
+    dependency must not make every web process look dead); `manage.py check --deploy` and the
+    worker ping (`portal.tasks.ping`) cover those."""
+    return HttpResponse(b"ok\n", content_type="text/plain; charset=utf-8")
 
 
 @login_required
