@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -37,6 +38,9 @@ class Principal:
     kind: str  # "device" | "bootstrap" | "anonymous" | "session"
     device_id: int | None = None
     username: str = ""
+    #: A digest answer's (nonce, nc), recorded by `record_nonce` in the transaction of the
+    #: request it authenticates (an Inform's commit carries it: no commit of its own).
+    nonce: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +78,8 @@ def challenge(*, stale: bool = False) -> Refusal:
     return Refusal(401, headers, b"Authentication required.\n")
 
 
-def _refuse(reason: str, request: AuthRequest, *, stale: bool = False) -> Refusal:
-    log.info("CWMP authentication refused from %s: %s", request.remote_addr or "?", reason)
+def _refuse(reason: str, remote_addr: str | None, *, stale: bool = False) -> Refusal:
+    log.info("CWMP authentication refused from %s: %s", remote_addr or "?", reason)
     refusal = challenge(stale=stale)
     return Refusal(refusal.status, refusal.headers, refusal.body, reason)
 
@@ -130,31 +134,43 @@ def _digest(request: AuthRequest, conf) -> Principal | Refusal:
     try:
         answer = digest.parse_authorization(request.authorization)
     except digest.DigestError as exc:
-        return _refuse(f"unreadable Authorization header: {exc}", request)
+        return _refuse(f"unreadable Authorization header: {exc}", request.remote_addr)
     if answer.algorithm not in conf.digest_algorithms:
-        return _refuse(f"algorithm {answer.algorithm} is not offered", request)
+        return _refuse(f"algorithm {answer.algorithm} is not offered", request.remote_addr)
     age = digest.nonce_age(_secret(), answer.nonce)
     if age is None:
-        return _refuse("nonce not issued by this ACS", request)
+        return _refuse("nonce not issued by this ACS", request.remote_addr)
     if age > conf.nonce_lifetime or age < -60:
-        return _refuse(f"nonce expired ({int(age)} s old)", request, stale=True)
+        return _refuse(f"nonce expired ({int(age)} s old)", request.remote_addr, stale=True)
     if answer.realm != conf.realm:
-        return _refuse(f"realm {answer.realm!r} is not {conf.realm!r}", request)
+        return _refuse(f"realm {answer.realm!r} is not {conf.realm!r}", request.remote_addr)
     if not digest.uri_matches(answer.uri, request.path, request.query):
-        return _refuse(f"digest uri {answer.uri!r} does not name {request.path}", request)
+        return _refuse(
+            f"digest uri {answer.uri!r} does not name {request.path}", request.remote_addr
+        )
     found = _lookup_ha1(answer.username, answer.algorithm, conf.realm)
     # Unknown user names cost the same hashing as known ones (no timing oracle).
     ha1 = found[0] if found else hashlib.sha256(os.urandom(16)).hexdigest()
     ok = digest.verify(answer, ha1, method=request.method)
     if not ok or found is None:
-        return _refuse(f"wrong credentials for username {answer.username!r}", request)
-    if not _accept_nonce_count(answer.nonce, answer.nc_value):
-        return _refuse(
-            f"replayed request: nonce count {answer.nc} already used with this nonce",
-            request,
-            stale=True,
-        )
-    return found[1]
+        return _refuse(f"wrong credentials for username {answer.username!r}", request.remote_addr)
+    return dataclasses.replace(found[1], nonce=(answer.nonce, answer.nc_value))
+
+
+def record_nonce(principal: Principal, remote_addr: str | None) -> Refusal | None:
+    """Record a digest answer's nonce count, or the refusal of a replay (`stale=true`: a box
+    answers with a fresh nonce). Called in the transaction of what the request changes, first,
+    so a replay changes nothing and an accepted request needs no commit of its own."""
+    if principal.nonce is None:
+        return None
+    nonce, nc = principal.nonce
+    if _accept_nonce_count(nonce, nc):
+        return None
+    return _refuse(
+        f"replayed request: nonce count {nc:08x} already used with this nonce",
+        remote_addr,
+        stale=True,
+    )
 
 
 def _plain_challenge() -> tuple[int, tuple[tuple[str, str], ...], bytes, str]:
@@ -196,10 +212,10 @@ def _basic(request: AuthRequest, conf) -> Principal | Refusal:
             base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
         )
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        return _refuse("unreadable basic credentials", request)
+        return _refuse("unreadable basic credentials", request.remote_addr)
     found = _lookup_ha1(username, "SHA-256", conf.realm)
     expected = found[0] if found else ""
     given = digest.ha1("SHA-256", username, conf.realm, password)
     if found is None or not expected or not hmac.compare_digest(expected, given):
-        return _refuse(f"wrong credentials for username {username!r}", request)
+        return _refuse(f"wrong credentials for username {username!r}", request.remote_addr)
     return found[1]

@@ -114,6 +114,10 @@ def serve(request: CwmpRequest, *, now: datetime | None = None) -> CwmpAnswer:
         if isinstance(result, auth.Refusal):
             return _refusal(result)
         principal = result
+        if not isinstance(message, m.Inform):  # an Inform records it in its own transaction
+            refused = auth.record_nonce(principal, request.remote_addr)
+            if refused is not None:
+                return _refusal(refused)
 
     if parse_error is not None:
         log.info("malformed CWMP POST from %s: %s", request.remote_addr or "?", parse_error)
@@ -208,6 +212,10 @@ def _start_locked(
     assert isinstance(inform, m.Inform)
     cutoff = now - conf.session_timeout
     with transaction.atomic():
+        # A digest answer's nonce count first: a replayed Inform changes nothing.
+        replay = auth.record_nonce(principal, request.remote_addr)
+        if replay is not None:
+            return _refusal(replay)
         device, live = store.lock_device(identity.lookup())
         refusal = _check_principal(principal, device, identity, request)
         if refusal is not None:

@@ -113,6 +113,43 @@ def test_a_replayed_request_is_refused(known_box):
     assert "stale=true" in replay["WWW-Authenticate"]
 
 
+def test_the_nonce_count_rides_in_the_informs_transaction(known_box, monkeypatch):
+    """An Inform that fails inside its transaction leaves no nonce count behind (the box may send
+    the same answer again, and it is accepted); one that succeeds commits it with the session.
+    A POST that is not an Inform records its count at once: its replay is refused."""
+    from acs.services import cwmp
+
+    body = envelope(inform())
+    first = Client().post("/cwmp", data=body, content_type="text/xml")
+    chal = digest.parse_challenges([first["WWW-Authenticate"]])[0]
+    header = digest.client_authorization(
+        chal, username="box1", password="s3cret", method="POST", uri="/cwmp"
+    )
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cwmp.registry, "apply_inform", broken)
+        failed = Client(raise_request_exception=False).post(
+            "/cwmp", data=body, content_type="text/xml", HTTP_AUTHORIZATION=header
+        )
+    assert failed.status_code == 500
+    assert not CwmpNonce.objects.exists() and not CwmpSession.objects.exists()
+    again = Client().post("/cwmp", data=body, content_type="text/xml", HTTP_AUTHORIZATION=header)
+    assert again.status_code == 200
+    assert CwmpNonce.objects.get().nc == 1
+
+    header2 = digest.client_authorization(
+        chal, username="box1", password="s3cret", method="POST", uri="/cwmp", nc=2
+    )
+    empty = Client().post("/cwmp", data=b"", content_type="text/xml", HTTP_AUTHORIZATION=header2)
+    assert empty.status_code == 204
+    assert CwmpNonce.objects.get().nc == 2
+    replay = Client().post("/cwmp", data=b"", content_type="text/xml", HTTP_AUTHORIZATION=header2)
+    assert replay.status_code == 401 and "stale=true" in replay["WWW-Authenticate"]
+
+
 def test_a_higher_nonce_count_is_accepted(known_box):
     client = Client()
     first = client.post("/cwmp", data=envelope(inform()), content_type="text/xml")
