@@ -52,6 +52,7 @@ CPE_METHODS = (
 FIRMWARE = "1 Firmware Upgrade Image"
 MAX_QUEUED_DOWNLOADS = 3
 MS = "Device.ManagementServer."
+UDP_ADDRESS = MS + "UDPConnectionRequestAddress"
 #: Parameters a box keeps in flash across power cycles (see `Box.flash`).
 PERSISTENT = (
     "Device.DeviceInfo.SoftwareVersion",
@@ -162,6 +163,8 @@ class Box:
             ),
             CONSENT: "true" if digest[3] / 255 < config.consent_fraction else "false",
         }
+        if config.udp_connection_request_address:
+            overlay[MS + "UDPConnectionRequestAddress"] = config.udp_connection_request_address
         if spec.kind == "gateway":
             from .gateway import gateway_template
 
@@ -244,6 +247,10 @@ class Box:
         events = tuple(ordered) or (m.EventStruct("2 PERIODIC"),)
         names = list(self.model.template.forced_inform)
         names += sorted(p for p in self.changed if p not in names and self.model.has_param(p))
+        # As if the ACS had made it an active-notification parameter (TR-069 G.2.2 asks it to):
+        # the ACS learns the address from every Inform.
+        if self.config.udp_connection_request_address and UDP_ADDRESS not in names:
+            names.append(UDP_ADDRESS)
         parameters = tuple(
             m.ParameterValue(
                 name,

@@ -41,6 +41,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _host_port(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return text
+
+
 def _codes(text: str) -> tuple[int, ...]:
     codes = tuple(int(c) for c in text.split(","))
     for code in codes:
@@ -147,6 +154,14 @@ def parser() -> argparse.ArgumentParser:
         help="URL prefix the boxes announce (default http://<listen>/cr)",
     )
     p.add_argument("--no-listener", action="store_true", help="do not serve connection requests")
+    p.add_argument(
+        "--udp-listen",
+        default=None,
+        type=_host_port,
+        metavar="HOST:PORT",
+        help="also take UDP connection requests (TR-111) there; every box announces it as its "
+        "UDPConnectionRequestAddress, so the ACS uses UDP",
+    )
     p.add_argument("--concurrency", type=int, default=100, help="sessions in flight at once")
     p.add_argument("--download-concurrency", type=int, default=20)
     p.add_argument("--ramp", type=float, default=None, help="seconds over which the boxes power on")
@@ -324,6 +339,7 @@ def config_from(args: argparse.Namespace) -> FleetConfig:
         stall_sessions=args.stall_sessions,
         stall_seconds=args.stall_seconds,
         ignore_connection_requests=args.ignore_connection_requests,
+        udp_connection_request_address=args.udp_listen or "",
         reboot_seconds=args.reboot_seconds,
         http_timeout=args.http_timeout,
         session_concurrency=args.concurrency,
@@ -476,8 +492,12 @@ async def run(args: argparse.Namespace) -> None:
     if not args.no_listener:
         host, _, port = args.listen.rpartition(":")
         listen = (host or "127.0.0.1", int(port))
+    udp = None
+    if args.udp_listen:
+        host, _, port = args.udp_listen.rpartition(":")
+        udp = (host.strip("[]") or "127.0.0.1", int(port))
     ramp = args.ramp if args.ramp is not None else len(fleet.boxes) / 200
-    await fleet.start(listen=listen, ramp_seconds=ramp)
+    await fleet.start(listen=listen, ramp_seconds=ramp, udp_listen=udp)
     logging.getLogger("cpesim").info(
         "%d boxes against %s; connection requests at %s/<OUI>-<serial>",
         len(fleet.boxes),

@@ -28,6 +28,7 @@ from pathlib import Path
 from acs.cwmp import messages as m
 from acs.cwmp.codec import CwmpParseError, parse_envelope, write_envelope
 
+from . import udp
 from .auth import ClientAuth, DigestServer
 from .box import Box
 from .download import fetch_firmware
@@ -57,6 +58,8 @@ class FleetConfig:
     stall_sessions: float = 0.0
     stall_seconds: float = 60.0
     ignore_connection_requests: float = 0.0
+    #: "host:port" every box announces as UDPConnectionRequestAddress (TR-111); empty: none.
+    udp_connection_request_address: str = ""
     reboot_seconds: float = 2.0
     time_scale: float = 1.0  # multiplies retry back-off waits (tests use small values)
     http_timeout: float = 30.0
@@ -115,6 +118,13 @@ class Fleet:
         self._tasks: set[asyncio.Task[None]] = set()
         self._cr_auth = DigestServer(realm="cpesim")
         self.server: asyncio.Server | None = None
+        self.udp_transport: asyncio.DatagramTransport | None = None
+        #: UDP connection requests: boxes by ConnectionRequestUsername (rebuilt on a miss, at
+        #: most once a second: the ACS may have changed a box's username), and the (ts, id) of
+        #: the last request each box accepted.
+        self._by_cr_username: dict[str, Box] = {}
+        self._by_cr_username_built = float("-inf")
+        self._udp_last: dict[str, tuple[int, str]] = {}
         self._closing = False
         #: Called after every session with (box, ok): tests and the CLI's reporting hook in here.
         self.session_listeners: list = []
@@ -222,12 +232,23 @@ class Fleet:
     # --- running ---------------------------------------------------------------------------------
 
     async def start(
-        self, *, listen: tuple[str, int] | None = None, ramp_seconds: float = 0.0
+        self,
+        *,
+        listen: tuple[str, int] | None = None,
+        ramp_seconds: float = 0.0,
+        udp_listen: tuple[str, int] | None = None,
     ) -> None:
-        """Start the listener, the timer loop and the workers, and power the boxes on (spread
-        over `ramp_seconds`)."""
+        """Start the listeners (HTTP connection requests; UDP ones with `udp_listen`), the timer
+        loop and the workers, and power the boxes on (spread over `ramp_seconds`)."""
         if listen is not None:
             self.server = await serve(self._connection_request, listen[0], listen[1])
+        if udp_listen is not None:
+            self.udp_transport = await udp.listen(
+                udp_listen[0],
+                udp_listen[1],
+                self._udp_connection_request,
+                lambda _reason: self.stats.add("udp_connection_requests_invalid"),
+            )
         self._spawn(self._timer_loop())
         for _ in range(self.config.session_concurrency):
             self._spawn(self._worker())
@@ -240,6 +261,8 @@ class Fleet:
         self._wake.set()
         if self.server is not None:
             self.server.close()
+        if self.udp_transport is not None:
+            self.udp_transport.close()
         # Until none is left: a task cancelled mid-way may still have started another.
         while self._tasks:
             tasks = list(self._tasks)
@@ -462,6 +485,41 @@ class Fleet:
         box.add_event("6 CONNECTION REQUEST")
         self.want_session(box)
         return 200, [], b""
+
+    def _box_of_cr_username(self, username: str) -> Box | None:
+        box = self._by_cr_username.get(username)
+        if box is not None and box.cr_credentials()[0] == username:
+            return box
+        now = time.monotonic()
+        if now - self._by_cr_username_built < 1.0:
+            return None
+        self._by_cr_username = {b.cr_credentials()[0]: b for b in self.boxes}
+        self._by_cr_username_built = now
+        return self._by_cr_username.get(username)
+
+    def _udp_connection_request(self, request: udp.UdpRequest, source: tuple) -> None:
+        """A parsed UDP connection request (cpesim.udp): checked as TR-069 Annex G asks, then
+        treated like an HTTP one. Nothing is answered."""
+        box = self._box_of_cr_username(request.un)
+        if box is None or not request.signed_with(box.cr_credentials()[1]):
+            self.stats.add("udp_connection_requests_refused")
+            log.info("UDP connection request from %s refused: wrong username or signature", source)
+            return
+        last = self._udp_last.get(box.key)
+        if last is not None and request.id == last[1]:
+            self.stats.add("udp_connection_requests_repeated")  # the ACS's own copies
+            return
+        if last is not None and request.ts < last[0]:
+            self.stats.add("udp_connection_requests_refused")
+            log.info("UDP connection request for %s refused: ts older than the last", box.key)
+            return
+        self._udp_last[box.key] = (request.ts, request.id)
+        if not box.online or self.rng.random() < self.config.ignore_connection_requests:
+            self.stats.add("connection_requests_ignored")
+            return
+        self.stats.add("udp_connection_requests")
+        box.add_event("6 CONNECTION REQUEST")
+        self.want_session(box)
 
 
 class _HttpSession:

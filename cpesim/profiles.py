@@ -212,6 +212,7 @@ def schema() -> Schema:
     p(m + "ConnectionRequestURL", S, max_length=256, forced_inform=True)
     p(m + "ConnectionRequestUsername", S, writable=True, max_length=256)
     p(m + "ConnectionRequestPassword", S, writable=True, max_length=256, secret=True)
+    p(m + "UDPConnectionRequestAddress", S, max_length=256)
     p(m + "UpgradesManaged", B, writable=True, default="true")
     p(m + "CWMPRetryMinimumWaitInterval", U, writable=True, min=1, max=65535, default="5")
     p(m + "CWMPRetryIntervalMultiplier", U, writable=True, min=1000, max=65535, default="2000")
@@ -558,6 +559,7 @@ PERSONAL = (
     "Device.ManagementServer.ConnectionRequestURL",
     "Device.ManagementServer.ConnectionRequestUsername",
     "Device.ManagementServer.ConnectionRequestPassword",
+    "Device.ManagementServer.UDPConnectionRequestAddress",
     "Device.Ethernet.Interface.1.MACAddress",
     "Device.IP.Interface.1.IPv4Address.1.IPAddress",
     CONSENT,

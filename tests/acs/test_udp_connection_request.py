@@ -103,3 +103,71 @@ def test_the_inform_records_the_udp_address(tenants, settings):
     extra = {"Device.ManagementServer.UDPConnectionRequestAddress": "198.51.100.7:30006"}
     box.session(inform(events=("2 PERIODIC",), extra=extra))
     assert Device.objects.get().udp_connection_request_address == "198.51.100.7:30006"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_portal_wakes_cpesim_boxes_over_udp_end_to_end(live_server, tenants, settings):
+    """The whole path with real peers: cpesim boxes announce a UDP address to the portal's /cwmp
+    (over HTTP, pytest-django's live server), the ACS gives them connection-request credentials
+    in their first session, and the ACS's connection request (over UDP, signed with those new
+    credentials) makes exactly the woken box Inform `6 CONNECTION REQUEST`."""
+    from django.db import connection as db
+
+    from cpesim.fleet import Fleet, FleetConfig, Group
+    from cpesim.profiles import DeviceSpec
+    from tests.cpesim.peer import FleetThread, free_udp_port
+
+    if db.vendor == "sqlite":
+        pytest.skip(
+            "the live server's threads share one in-memory SQLite connection; runs on PostgreSQL "
+            "(DATABASE_URL, as in CI)"
+        )
+    settings.CWMP_AUTH = "none"
+    settings.CWMP_UNKNOWN_DEVICES = "all"
+    settings.CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS = True
+    address = f"127.0.0.1:{free_udp_port()}"
+    fleet = Fleet(
+        FleetConfig(
+            acs_url=live_server.url + "/cwmp",
+            udp_connection_request_address=address,
+            periodic_interval=3600,
+            http_timeout=10,
+        ),
+        [Group(DeviceSpec("00D09E", "A-STB", manufacturer="Alpha"), 3, 1)],
+    )
+    host, port = address.split(":")
+    runner = FleetThread(fleet, None, udp_listen=(host, int(port)), ramp_seconds=0)
+    runner.start()
+    try:
+        assert runner.started.wait(10)
+
+        def provisioned() -> bool:
+            return (
+                Device.objects.filter(udp_connection_request_address=address)
+                .exclude(connection_request_username="")
+                .count()
+                == 3
+            )
+
+        deadline = time.monotonic() + 60
+        while not provisioned():
+            assert time.monotonic() < deadline, "the boxes did not register with credentials"
+            time.sleep(0.2)
+        device = Device.objects.get(serial_number="00000002")
+        assert device.connection_request_username != "00000002"  # the ACS's, not the template's
+
+        result = connection.send_connection_request(device)
+        assert result.ok, result.outcome
+
+        def woken(d: Device) -> bool:
+            d.refresh_from_db()
+            return "6 CONNECTION REQUEST" in d.last_events
+
+        while not woken(device):
+            assert time.monotonic() < deadline + 30, "the box did not Inform after the request"
+            time.sleep(0.2)
+        others = Device.objects.exclude(pk=device.pk)
+        assert not any("6 CONNECTION REQUEST" in d.last_events for d in others)
+        assert fleet.stats.counts["udp_connection_requests"] == 1
+    finally:
+        runner.stop()

@@ -3,6 +3,7 @@ auth, cookie-bound sessions), and a firmware file server. Both are real HTTP ser
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -19,6 +20,12 @@ from acs.cwmp import session as s
 from acs.cwmp.codec import parse_envelope
 
 REALM = "test-acs"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def free_port() -> int:
@@ -205,6 +212,54 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02) -> None:
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    """Poll (inside the event loop) until `predicate()` is true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+class FleetThread(threading.Thread):
+    """A cpesim fleet on its own event loop, beside the test's thread (which drives the portal):
+    HTTP connection requests at `listen`, UDP ones at `udp_listen` when given."""
+
+    def __init__(
+        self,
+        fleet,
+        listen: tuple[str, int] | None,
+        *,
+        udp_listen: tuple[str, int] | None = None,
+        ramp_seconds: float = 5,
+    ) -> None:
+        super().__init__(daemon=True)
+        self.fleet, self.listen, self.udp_listen = fleet, listen, udp_listen
+        self.ramp_seconds = ramp_seconds
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.started = threading.Event()
+        self._quit: asyncio.Event | None = None
+
+    def run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._quit = asyncio.Event()
+        await self.fleet.start(
+            listen=self.listen, ramp_seconds=self.ramp_seconds, udp_listen=self.udp_listen
+        )
+        self.started.set()
+        await self._quit.wait()
+        await self.fleet.stop()
+
+    def stop(self) -> None:
+        if self.loop is not None and self._quit is not None:
+            self.loop.call_soon_threadsafe(self._quit.set)
+        self.join(timeout=30)
 
 
 class FileServer:

@@ -15,7 +15,7 @@ from acs.cwmp import messages as m
 from cpesim.download import make_image
 from cpesim.fleet import Fleet, FleetConfig, Group
 from cpesim.profiles import VOLUME, DeviceSpec
-from tests.cpesim.peer import AcsPeer, FileServer, free_port
+from tests.cpesim.peer import AcsPeer, FileServer, free_port, until
 
 SPEC = DeviceSpec("00D09E", "NL-STB4000", manufacturer="Nordlicht")
 FIRMWARE = "1 Firmware Upgrade Image"
@@ -38,15 +38,6 @@ def config(peer: AcsPeer, **overrides) -> FleetConfig:
 
 def credentials(count: int, start: int = 1) -> dict[str, str]:
     return {f"00D09E-{n:08d}": f"pw-{n:08d}" for n in range(start, start + count)}
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def run(fleet: Fleet, scenario, *, listen=None) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 
 import pytest
@@ -30,7 +29,7 @@ from fus.choices import MetadataMode
 from fus.models import DownloadRecord, FirmwarePackage, RolloutDevice, UpdateReport
 from fus.rollouts import engine, services
 from fus.rollouts.choices import Channel, GateMode, RolloutStatus
-from tests.cpesim.peer import free_port
+from tests.cpesim.peer import FleetThread, free_port
 from tests.fus.delivery_helpers import approved_package
 from tests.fus.rollouts.conftest import make_fleet
 from tests.fus.rollouts.helpers import create
@@ -84,33 +83,6 @@ def _until(predicate, *, timeout: float, step: float = 0.5, what: str = "") -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:g} s: {what}")
         time.sleep(step)
-
-
-class FleetThread(threading.Thread):
-    """A cpesim fleet on its own event loop, beside the test's thread."""
-
-    def __init__(self, fleet: Fleet, listen: tuple[str, int]) -> None:
-        super().__init__(daemon=True)
-        self.fleet, self.listen = fleet, listen
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.started = threading.Event()
-        self._quit: asyncio.Event | None = None
-
-    def run(self) -> None:
-        asyncio.run(self._main())
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._quit = asyncio.Event()
-        await self.fleet.start(listen=self.listen, ramp_seconds=5)
-        self.started.set()
-        await self._quit.wait()
-        await self.fleet.stop()
-
-    def stop(self) -> None:
-        if self.loop is not None and self._quit is not None:
-            self.loop.call_soon_threadsafe(self._quit.set)
-        self.join(timeout=30)
 
 
 def test_a_managed_rollout_of_1000_cpesim_boxes_completes_each_box_upgraded_once(tenants, portal):
