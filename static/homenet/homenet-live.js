@@ -1,33 +1,15 @@
 // Live home-network pages. The compliance dashboard (/ws/home-network/) receives the counts per
 // state and the rows of devices whose compliance changed; a device's home-network page
 // (/ws/home-network/devices/<id>/) receives its compliance and dry run. While the websocket is
-// down the page polls its live.json every few seconds. Without JavaScript the pages still work
-// (as of their loading).
+// down the page polls its live.json every few seconds (the transport: static/portal/live.js).
+// Without JavaScript the pages still work (as of their loading).
 (() => {
   "use strict";
   const section = document.querySelector("section[data-homenet-live]");
-  if (!section) return;
-  const POLL_MS = 5000;
+  if (!section || !window.PortalLive) return;
   const kind = section.dataset.homenetLive;
-  const status = section.querySelector("[data-testid=live-status]");
-  let socket = null;
-  let pollTimer = null;
-  let retries = 0;
-
-  const pad = (n) => String(n).padStart(2, "0");
-  function when(iso) {
-    if (!iso) return "";
-    const d = new Date(iso);
-    if (Number.isNaN(d.getTime())) return iso;
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  }
-
-  function el(tag, attrs = {}, text = "") {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text) node.textContent = text;
-    return node;
-  }
+  const { el } = window.PortalLive;
+  const when = (iso) => window.PortalLive.when(iso, { seconds: false });
 
   // --- the dashboard ----------------------------------------------------------------------------
 
@@ -113,58 +95,10 @@
     }
   }
 
-  // --- transport (as static/portal/acs-device.js) -----------------------------------------------
-
-  function setStatus(text, cls) {
-    if (!status) return;
-    status.textContent = text;
-    status.className = `badge small ${cls}`;
-  }
-
-  function poll() {
-    fetch(section.dataset.liveUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then((r) => (r.ok ? r.json() : null))
-      .then((data) => { if (data) handle(data, true); })
-      .catch(() => {});
-  }
-
-  function startPolling() {
-    if (pollTimer) return;
-    setStatus(`polling every ${POLL_MS / 1000} s`, "badge-grey");
-    poll();
-    pollTimer = setInterval(poll, POLL_MS);
-  }
-
-  function stopPolling() {
-    if (pollTimer) clearInterval(pollTimer);
-    pollTimer = null;
-  }
-
-  function connect() {
-    if (typeof window.WebSocket !== "function") { startPolling(); return; }
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    try {
-      socket = new WebSocket(`${scheme}//${location.host}${section.dataset.wsPath}`);
-    } catch (e) {
-      startPolling();
-      return;
-    }
-    socket.addEventListener("open", () => { retries = 0; stopPolling(); setStatus("live", "badge-green"); });
-    socket.addEventListener("message", (event) => {
-      try { handle(JSON.parse(event.data), false); } catch (e) { /* ignore a malformed frame */ }
-    });
-    socket.addEventListener("close", () => {
-      socket = null;
-      startPolling();
-      retries += 1;
-      setTimeout(connect, Math.min(30000, 1000 * 2 ** Math.min(retries, 5)));
-    });
-  }
-
-  document.addEventListener("visibilitychange", () => {
-    if (kind === "device" && document.visibilityState === "visible" && socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ type: "refresh" }));
-    }
+  window.PortalLive.start({
+    section,
+    pollMs: 5000,
+    onData: (data, polled) => handle(data, polled),
+    refreshOnVisible: kind === "device",
   });
-  connect();
 })();

@@ -1,33 +1,16 @@
 // The device page's live task list: a websocket (/ws/devices/<id>/) sends a snapshot whenever the
-// device's tasks or session change; while it is down the page polls live.json every few seconds.
-// Without JavaScript the page still works (it shows the tasks as of its loading).
+// device's tasks or session change; while it is down the page polls live.json every few seconds
+// (the transport: static/portal/live.js). Without JavaScript the page still works (it shows the
+// tasks as of its loading).
 (() => {
   "use strict";
   const section = document.querySelector("section[data-ws-path]");
-  if (!section) return;
-  const POLL_MS = 4000;
-  const status = section.querySelector("[data-testid=live-status]");
+  if (!section || !window.PortalLive) return;
+  const { el } = window.PortalLive;
+  const when = (iso) => window.PortalLive.when(iso, { empty: "—" });
   const tbody = section.querySelector("tbody");
   const csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
   const canManage = section.dataset.canManage === "1";
-  let socket = null;
-  let pollTimer = null;
-  let retries = 0;
-
-  const pad = (n) => String(n).padStart(2, "0");
-  function when(iso) {
-    if (!iso) return "—";
-    const d = new Date(iso);
-    if (Number.isNaN(d.getTime())) return iso;
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  }
-
-  function el(tag, attrs = {}, text = "") {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text) node.textContent = text;
-    return node;
-  }
 
   function taskForm(task, op, label) {
     const url = section.dataset[op + "Url"].replace("/tasks/0/", `/tasks/${task.id}/`);
@@ -82,58 +65,9 @@
     section.dataset.updated = snapshot.at;
   }
 
-  function setStatus(text, cls) {
-    status.textContent = text;
-    status.className = `badge small ${cls}`;
-  }
-
-  function poll() {
-    fetch(section.dataset.liveUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then((r) => (r.ok ? r.json() : null))
-      .then((data) => { if (data) render(data); })
-      .catch(() => {});
-  }
-
-  function startPolling() {
-    if (pollTimer) return;
-    setStatus(`polling every ${POLL_MS / 1000} s`, "badge-grey");
-    poll();
-    pollTimer = setInterval(poll, POLL_MS);
-  }
-
-  function stopPolling() {
-    if (pollTimer) clearInterval(pollTimer);
-    pollTimer = null;
-  }
-
-  function connect() {
-    if (typeof window.WebSocket !== "function") { startPolling(); return; }
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    try {
-      socket = new WebSocket(`${scheme}//${location.host}${section.dataset.wsPath}`);
-    } catch (e) {
-      startPolling();
-      return;
-    }
-    socket.addEventListener("open", () => { retries = 0; stopPolling(); setStatus("live", "badge-green"); });
-    socket.addEventListener("message", (event) => {
-      try {
-        const data = JSON.parse(event.data);
-        if (data.type === "snapshot") render(data);
-      } catch (e) { /* ignore a malformed frame */ }
-    });
-    socket.addEventListener("close", () => {
-      socket = null;
-      startPolling();
-      retries += 1;
-      setTimeout(connect, Math.min(30000, 1000 * 2 ** Math.min(retries, 5)));
-    });
-  }
-
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible" && socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ type: "refresh" }));
-    }
+  window.PortalLive.start({
+    section,
+    pollMs: 4000,
+    onData: (data, polled) => { if (polled || data.type === "snapshot") render(data); },
   });
-  connect();
 })();
