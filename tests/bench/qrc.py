@@ -42,6 +42,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.bench import procstat
+
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "docs" / "benchmarks" / "qrc.md"
 DATABASE = "rmsfus_bench_qrc"
@@ -249,29 +251,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _proc_cpu(pid: int) -> float:
-    """utime + stime of a process in seconds (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(stat[1]) == pid:
-            out.append(int(entry.name))
-    return out
-
-
 def _wrk(wrk: str, script: Path, url: str, *, connections: int, duration: int) -> dict:
     out = subprocess.run(
         [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
@@ -364,11 +343,11 @@ def over_http(
                 time.sleep(0.2)
         # warm every worker's connection, caches and spyne application
         _wrk(wrk, script, url, connections=connections, duration=3)
-        worker_pids = _children(server.pid)
+        worker_pids = procstat.children(server.pid)
         for name, lua in (("trivial", trivial_script), ("qrc", script)):
-            cpu_before = sum(map(_proc_cpu, worker_pids))
+            cpu_before = sum(map(procstat.cpu, worker_pids))
             result = _wrk(wrk, lua, url, connections=connections, duration=duration)
-            cpu = sum(map(_proc_cpu, worker_pids)) - cpu_before
+            cpu = sum(map(procstat.cpu, worker_pids)) - cpu_before
             result["server_cpu_ms"] = 1000 * cpu / max(result["requests"], 1)
             results[name] = result
     finally:

@@ -50,23 +50,31 @@ def fleet(transactional_db, settings):
     return {"noc": noc, "package": package}
 
 
-def test_the_canary_trips_the_stop_rule_and_the_page_shows_the_halt_live(fleet, new_page):
-    package = fleet["package"]
+def plan_rollout(new_page, package, name: str, **fields: str):
+    """The NOC logs in and plans a rollout of `package` (canary 10, then 50 %, 1,000 starts per
+    minute; `fields` fill more of the form by label) -> the page, on the rollout's detail."""
     page = new_page()
     log_in(page, "noc-e2e", "pw")
     page.get_by_role("link", name="Rollouts").click()
     page.get_by_test_id("new-rollout").click()
-
     form = page.get_by_test_id("rollout-form")
-    form.get_by_label("Name").fill("Spring 2.0.0")
+    form.get_by_label("Name").fill(name)
     form.get_by_label("Package").select_option(label=str(package))
     form.get_by_label("Stages").fill("canary 10, 50%")
-    form.get_by_label("Minimum sample").fill("5")
-    form.get_by_label("Halt at failure rate (%)").fill("20")
-    form.get_by_label("Starts per minute").fill("1000")
+    for label, value in {**fields, "Starts per minute": "1000"}.items():
+        form.get_by_label(label).fill(value)
     form.get_by_test_id("plan").click()
-
     expect(page).to_have_url(ROLLOUT_URL)
+    return page
+
+
+def test_the_canary_trips_the_stop_rule_and_the_page_shows_the_halt_live(fleet, new_page):
+    page = plan_rollout(
+        new_page,
+        fleet["package"],
+        "Spring 2.0.0",
+        **{"Minimum sample": "5", "Halt at failure rate (%)": "20"},
+    )
     rollout = Rollout.objects.get()
     preview = page.get_by_test_id("preview")
     expect(preview).to_contain_text("canary — 10 devices")
@@ -118,19 +126,7 @@ def test_the_noc_schedules_a_staged_rollout_and_watches_it_complete_live(fleet, 
     report success while the page, never reloaded, follows the counts to Completed."""
     from django.utils import timezone
 
-    package = fleet["package"]
-    page = new_page()
-    log_in(page, "noc-e2e", "pw")
-    page.get_by_role("link", name="Rollouts").click()
-    page.get_by_test_id("new-rollout").click()
-    form = page.get_by_test_id("rollout-form")
-    form.get_by_label("Name").fill("Summer 2.0.0")
-    form.get_by_label("Package").select_option(label=str(package))
-    form.get_by_label("Stages").fill("canary 10, 50%")
-    form.get_by_label("Starts per minute").fill("1000")
-    form.get_by_test_id("plan").click()
-
-    expect(page).to_have_url(ROLLOUT_URL)
+    page = plan_rollout(new_page, fleet["package"], "Summer 2.0.0")
     rollout = Rollout.objects.get()
     expect(page.get_by_test_id("preview")).to_contain_text("rest — 20 devices")
     page.get_by_test_id("control-start").click()
