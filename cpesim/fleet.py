@@ -152,7 +152,8 @@ class Fleet:
             timeout = (self._heap[0][0] - now) if self._heap else 3600
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     def _fire(self, kind: str, box: Box, payload: object) -> None:
         if kind == "boot":
@@ -263,19 +264,25 @@ class Fleet:
             self.server.close()
         if self.udp_transport is not None:
             self.udp_transport.close()
-        # Until none is left: a task cancelled mid-way may still have started another.
+        # Until none is left, cancelling again every second what still runs: a task cancelled
+        # mid-way may have started another, and a cancellation can be lost (Python 3.11's
+        # asyncio.wait_for, in our code or a library's, returns a result that arrives with it).
         while self._tasks:
             tasks = list(self._tasks)
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self._tasks.difference_update(tasks)
+            done, _ = await asyncio.wait(tasks, timeout=1.0)
+            for task in done:  # retrieved, so that none is logged as "never retrieved"
+                if not task.cancelled() and task.exception() is not None:
+                    log.debug("task ended while stopping: %r", task.exception())
+            self._tasks.difference_update(done)
         if self.server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.server.wait_closed(), 2)
+                async with asyncio.timeout(2):
+                    await self.server.wait_closed()
 
     async def _worker(self) -> None:
-        while True:
+        while not self._closing:
             box = await self._ready.get()
             box.queued = False
             if not box.online or box.in_session:

@@ -197,9 +197,12 @@ class Connection:
             self.closed = True
 
     async def _within(self, deadline: float, awaitable: Awaitable[bytes]) -> bytes:
-        remaining = deadline - asyncio.get_running_loop().time()
+        # asyncio.timeout_at, not wait_for: on Python 3.11 wait_for returns a result that arrives
+        # together with a cancellation and so loses the cancellation (a stopping fleet waits for
+        # a task that goes on running).
         try:
-            return await asyncio.wait_for(awaitable, max(remaining, 0.001))
+            async with asyncio.timeout_at(deadline):
+                return await awaitable
         except TimeoutError:
             raise HttpError("the body did not arrive in time") from None
 
@@ -223,7 +226,8 @@ class Connection:
         self.closed = True
         self.writer.close()
         with contextlib.suppress(OSError, ConnectionError, TimeoutError, ssl.SSLError):
-            await asyncio.wait_for(self.writer.wait_closed(), 2)
+            async with asyncio.timeout(2):
+                await self.writer.wait_closed()
 
     def abort(self) -> None:
         """Drop the TCP connection without a goodbye (the misbehaving box)."""

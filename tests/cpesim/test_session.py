@@ -347,3 +347,29 @@ def test_acs_busy_503_is_respected():
         assert hits[1] - hits[0] >= 0.9  # Retry-After, not the 50 ms scaled back-off
 
     asyncio.run(scenario())
+
+
+def test_stop_ends_a_task_that_lost_its_first_cancellation():
+    """On Python 3.11 `asyncio.wait_for` returns a result that arrives together with a
+    cancellation, and the cancelled task goes on (a session worker back at its queue, say). The
+    fleet's stop() cancels again whatever still runs, so it ends instead of waiting for ever."""
+    fleet = Fleet(FleetConfig(acs_url="http://127.0.0.1:9/cwmp"), [Group(SPEC, 1, 1)])
+    swallowed = []
+
+    async def deaf_to_one_cancellation():
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            swallowed.append(True)  # lost, as wait_for loses it
+        await asyncio.Event().wait()  # and back to waiting
+
+    async def main():
+        await fleet.start()
+        fleet._spawn(deaf_to_one_cancellation())
+        await asyncio.sleep(0.05)
+        async with asyncio.timeout(15):
+            await fleet.stop()
+
+    asyncio.run(main())
+    assert swallowed == [True]
+    assert not fleet._tasks
