@@ -9,6 +9,7 @@ check and as much as a periodic CWMP session's own work (docs/benchmarks/qrc.md,
 docs/benchmarks/acs-sessions.md).
 """
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -22,11 +23,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from acs import asgi as cwmp_asgi  # noqa: E402
 from fus.qrc import asgi as qrc_asgi  # noqa: E402
+from portal import live  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 
 
 async def http_application(scope, receive, send):
     """The QRC's and CWMP's paths to their lean entries, everything else to Django."""
+    live.attach(asyncio.get_running_loop())  # where the process's live announcements go
     path = scope.get("path", "")
     if qrc_asgi.application.serves(path):
         await qrc_asgi.application(scope, receive, send)

@@ -39,6 +39,8 @@ from django.core.exceptions import DisallowedHost, ImproperlyConfigured, Suspici
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse
 
+from portal import live
+
 logger = logging.getLogger(__name__)
 
 #: Statuses whose answer carries no body and no Content-Length (RFC 9110 8.6).
@@ -82,6 +84,7 @@ class LeanEndpoint:
         except ConnectionAbortedError:
             return
         loop = asyncio.get_running_loop()
+        live.attach(loop)  # the views' live announcements are sent on this loop
         response = await loop.run_in_executor(self.executor, self._serve, scope, body)
         await send_response(send, response)
 

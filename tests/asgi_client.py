@@ -1,12 +1,18 @@
 """Driving an ASGI application in process, for the lean entries' tests (`portal.lean`): one HTTP
-request, its body in two chunks, the answer's headers kept in order (repeated ones included)."""
+request (`call`; `serve` on a loop already running), its body in two chunks, the answer's headers
+kept in order (repeated ones included)."""
 
 from __future__ import annotations
 
 import asyncio
 
 
-def call(
+def call(app, body: bytes = b"", **kwargs) -> tuple[int, list[tuple[str, str]], bytes]:
+    """-> (status, [(header, value), ...], body), on an event loop of its own."""
+    return asyncio.run(serve(app, body, **kwargs))
+
+
+async def serve(
     app,
     body: bytes = b"",
     *,
@@ -16,7 +22,7 @@ def call(
     host: bytes = b"127.0.0.1",
     headers: tuple[tuple[bytes, bytes], ...] = (),
 ) -> tuple[int, list[tuple[str, str]], bytes]:
-    """-> (status, [(header, value), ...], body)"""
+    """`call` on the running event loop (beside what else runs on it)."""
     sent: dict = {"status": None, "headers": [], "body": b""}
     chunks = [
         {"type": "http.request", "body": body[:100], "more_body": True},
@@ -54,7 +60,7 @@ def call(
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 80),
     }
-    asyncio.run(app(scope, receive, send))
+    await app(scope, receive, send)
     return sent["status"], sent["headers"], sent["body"]
 
 
