@@ -384,7 +384,7 @@ LEAN_BEFORE = {
 
 #: Live announcements through the Redis channel layer (production's), before and after they ran on
 #: one loop per process (`portal.live`): `--devices 5000 --in-process 0 --redis
-#: redis://127.0.0.1:6379/3`, 2 workers, 2026-11-21 10:50-11:00 UTC, the same machine; before is
+#: redis://127.0.0.1:6379/3`, 2 workers, 2026-11-21 10:20-10:30 UTC, the same machine; before is
 #: commit 4da3809 with this harness. (rate /s, server CPU ms, PostgreSQL CPU ms per session)
 REDIS_BEFORE_AFTER = {
     "periodic": ((155, 9.06, 1.36), (310, 4.05, 1.21), (379, 3.35, 1.31)),
