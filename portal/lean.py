@@ -147,7 +147,20 @@ async def send_response(send, response: HttpResponse) -> None:
     else:
         body = b"" if status in _NO_BODY else response.content
         await send({"type": "http.response.body", "body": body})
-    response.close()
+    _release(response)
+
+
+def _release(response: HttpResponse) -> None:
+    """`HttpResponse.close()` without its `request_finished` signal: the entry sends that in the
+    pool thread that served the request, where the request's database connections are. Sent here,
+    on the event loop's thread, it would run Django's connection clean-up in an async context."""
+    for closer in response._resource_closers:
+        try:
+            closer()
+        except Exception:  # as Django's close(): a failing closer must not stop the others
+            logger.debug("closing a response resource failed", exc_info=True)
+    response._resource_closers.clear()
+    response.closed = True
 
 
 async def _lifespan(receive, send) -> None:

@@ -4,6 +4,7 @@ size is configured."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +46,35 @@ def test_cookies_and_repeated_headers_are_written():
 def test_a_streaming_answer_is_sent_in_chunks_without_a_length():
     head, body = sent(StreamingHttpResponse(iter([b"a", b"b", b"c"])))
     assert "content-length" not in head and body == b"abc"
+
+
+def test_request_finished_is_sent_once_per_request_in_the_pool_thread():
+    """Django's `HttpResponse.close()` sends `request_finished` too; on the loop's thread that
+    would clean up connections in an async context (SynchronousOnlyOperation on SQLite)."""
+    from django.core import signals
+
+    from portal.lean import LeanEndpoint
+    from tests import asgi_client
+
+    threads = []
+
+    def finished(**kwargs):
+        threads.append(threading.current_thread().name)
+
+    entry = LeanEndpoint(
+        name="lean-test",
+        paths=("/x",),
+        view=lambda request: HttpResponse(b"ok"),
+        max_body=lambda: 1000,
+        threads=1,
+    )
+    signals.request_finished.connect(finished, dispatch_uid="test-lean-finished")
+    try:
+        status, _, body = asgi_client.call(entry, b"", path="/x")
+    finally:
+        signals.request_finished.disconnect(dispatch_uid="test-lean-finished")
+    assert (status, body) == (200, b"ok")
+    assert len(threads) == 1 and threads[0].startswith("lean-test"), threads
 
 
 def test_the_pool_size_comes_from_the_environment_and_a_bad_one_is_refused(monkeypatch):
