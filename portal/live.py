@@ -134,8 +134,10 @@ def group_send(groups: Iterable[str], message: dict) -> int:
     else:
         groups = list(groups)
         sender = sender or _loops.own()
+    if not groups:
+        return 0
     sent = [sender.submit(layer, group, message) for group in groups]
-    if sent and not _on(sender.loop):  # sent when this returns, as a caller expects
+    if not _on(sender.loop):  # sent when this returns, as a caller expects
         futures.wait(sent, timeout=WAIT)
     return len(groups)
 
