@@ -29,13 +29,14 @@ from portal.routing import websocket_urlpatterns  # noqa: E402
 
 async def http_application(scope, receive, send):
     """The QRC's and CWMP's paths to their lean entries, everything else to Django."""
-    live.attach(asyncio.get_running_loop())  # where the process's live announcements go
     path = scope.get("path", "")
     if qrc_asgi.application.serves(path):
         await qrc_asgi.application(scope, receive, send)
     elif cwmp_asgi.application.serves(path):
         await cwmp_asgi.application(scope, receive, send)
     else:
+        # Where the process's live announcements go (the lean entries attach it themselves).
+        live.attach(asyncio.get_running_loop())
         await django_asgi_app(scope, receive, send)
 
 

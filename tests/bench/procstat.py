@@ -21,31 +21,34 @@ def cpu(pid: int) -> float:
     return cpu_seconds(pid) or 0.0
 
 
-def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (a uvicorn supervisor's workers)."""
+def _pids_where(test) -> list[int]:
+    """The processes whose /proc entry passes `test` (a process gone meanwhile does not)."""
     out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if test(entry):
+                out.append(int(entry.name))
         except OSError:
             continue
-        if int(stat[1]) == pid:
-            out.append(int(entry.name))
     return out
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a uvicorn supervisor's workers)."""
+
+    def is_child(entry: Path) -> bool:
+        return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+
+    return _pids_where(is_child)
 
 
 def postgres_backends(db_name: str) -> list[int]:
     """The PostgreSQL backend processes connected to `db_name` (same machine)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if cmdline.startswith("postgres: ") and f" {db_name} " in cmdline:
-            out.append(int(entry.name))
-    return out
+
+    def is_backend(entry: Path) -> bool:
+        cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        return cmdline.startswith("postgres: ") and f" {db_name} " in cmdline
+
+    return _pids_where(is_backend)
