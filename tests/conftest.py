@@ -61,3 +61,19 @@ def _no_connection_request_credentials_provisioning(settings):
     SetParameterValues of connection-request credentials is switched on where it is under test
     (tests/acs/test_cr_credentials.py) and for the cpesim fleets that rely on it."""
     settings.CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS = False
+
+
+@pytest.fixture(autouse=True)
+def _celery_reads_django_settings():
+    """Celery reads CELERY_* from Django's settings on every lookup, so `settings.CELERY_...` in a
+    test lasts for that test. A value set on `app.conf` itself outlives the test and silently
+    overrides later tests' settings (one made a bulk action's connection requests go to the
+    broker instead of running inline): fail the test that leaves one."""
+    yield
+    from portal.celery import app
+
+    changes = app.conf.changes
+    left = [key for key in ("task_always_eager", "task_eager_propagates") if key in changes]
+    for key in left:
+        del changes[key]
+    assert not left, f"set through Django's settings instead of app.conf: {left}"

@@ -14,7 +14,6 @@ from acs.models import Task
 from fus.models import RolloutDevice
 from fus.rollouts import engine, services
 from fus.services import catalogue
-from portal.celery import app as celery_app
 from tests.factories import make_package
 from tests.fus.rollouts.conftest import make_fleet
 from tests.fus.rollouts.helpers import create
@@ -23,12 +22,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def eager_celery():
-    """Tasks sent on commit run inline (no broker is involved)."""
-    old = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = old
+def eager_celery(settings):
+    """Tasks sent on commit run inline (no broker is involved). Through Django's settings, which
+    Celery reads on every lookup: setting `app.conf` itself would outlive the test."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 def test_concurrent_ticks_queue_each_download_once(tenants, eager_celery):

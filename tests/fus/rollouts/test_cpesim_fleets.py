@@ -47,8 +47,6 @@ CANARY = 50
 def portal(live_server, settings):
     from django.db import connection
 
-    from portal.celery import app
-
     if connection.vendor == "sqlite":
         pytest.skip(
             "1,000 boxes at once need a database that takes concurrent connections: the live "
@@ -62,10 +60,8 @@ def portal(live_server, settings):
     settings.CWMP_PROVISION_CONNECTION_REQUEST_CREDENTIALS = True  # so the ACS can wake them
     settings.FUS_DOWNLOAD_BASE_URL = live_server.url + "/firmware/"
     settings.FUS_REPORT_RATE = 1_000_000
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield live_server.url
-    app.conf.task_always_eager = eager
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # not app.conf: a value set there outlives the test
+    return live_server.url
 
 
 def _image_package(tenants, *, mode: str = MetadataMode.MANAGED):

@@ -31,13 +31,8 @@ def cookie_for(user):
 
 
 @pytest.fixture
-def eager_celery():
-    from portal.celery import app
-
-    old = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = old
+def eager_celery(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # not app.conf: a value set there outlives the test
 
 
 def test_a_tick_is_pushed_to_the_page(package, fleet, tenants, eager_celery):
