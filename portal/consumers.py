@@ -2,9 +2,10 @@
 
 A page (device, rollout, a device's home-network state) opens ``/ws/<thing>/<id>/``; the consumer
 checks the user may see the object by building its snapshot (None: refused with `CLOSE_REFUSED`,
-the same code for "not yours" and "not found": no existence oracle), joins the object's group,
-and sends ``{"type": "snapshot", ...}`` on connect, again whenever the group is told the object
-changed, and when the page asks ``{"type": "refresh"}`` (e.g. after it regained focus). Read-only:
+the same code for "not yours" and "not found": no existence oracle), joins the object's group and
+leases it (`portal.watchers`: on Redis, senders skip groups no page leases), and sends
+``{"type": "snapshot", ...}`` on connect, again whenever the group is told the object changed,
+and when the page asks ``{"type": "refresh"}`` (e.g. after it regained focus). Read-only:
 actions are forms. A subclass names the snapshot function, the group, and the group message's
 type (Channels calls the method of that name: bind it to `changed`).
 """
@@ -15,6 +16,8 @@ from collections.abc import Callable
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from portal.watchers import Lease
 
 #: Close code for "not yours to see / not found" (the same for both).
 CLOSE_REFUSED = 4404
@@ -29,6 +32,7 @@ class ObjectSnapshotConsumer(AsyncJsonWebsocketConsumer):
 
     pk: int
     group: str | None = None
+    lease: Lease | None = None
 
     async def _snapshot(self) -> dict | None:
         return await database_sync_to_async(self.snapshot_of)(self.pk, self.scope.get("user"))
@@ -39,13 +43,21 @@ class ObjectSnapshotConsumer(AsyncJsonWebsocketConsumer):
         if state is None:
             await self.close(code=CLOSE_REFUSED)
             return
+        await self.accept()
         self.group = self.group_of(self.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+        self.lease = Lease(self.channel_layer, self.group)
+        if await self.lease.start():  # waited for the senders to see it: the state may be older
+            state = await self._snapshot()
+            if state is None:
+                await self.close(code=CLOSE_REFUSED)
+                return
         await self.send_json({"type": "snapshot", **state})
 
     async def disconnect(self, code) -> None:
         if self.group is not None:
+            if self.lease is not None:
+                await self.lease.stop()
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:

@@ -2,8 +2,9 @@
 
 * `group_send(groups, message)`: send a message to channel-layer groups on the process's sending
   loop, returning once sent (or `WAIT` seconds later); never raises (a live update must not fail
-  the change it announces); skips, on the in-memory layer, groups nobody listens to (a fleet's
-  sessions then cost nothing). Returns how many groups it was handed over for.
+  the change it announces); skips groups nobody listens to (a fleet's sessions then cost
+  nothing): on the in-memory layer those without a channel, on Redis those no open page leases
+  (`portal.watchers`). Returns how many groups it was handed over for.
 * `after_commit(send, key)`: call ``send(key)`` once the current transaction commits (at once
   outside one), once per key however often the transaction announces it.
 * `attach(loop)`: the ASGI entries (`portal.asgi`, `portal.lean`) name their serving loop.
@@ -31,6 +32,8 @@ from concurrent.futures import Future
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
+
+from portal import watchers
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +136,11 @@ def group_send(groups: Iterable[str], message: dict) -> int:
             return _send_here(layer, groups, message)
     else:
         groups = list(groups)
+        leased = watchers.watched(layer)  # None: not known, so every group
+        if leased is not None:
+            groups = [group for group in groups if group in leased]
+        if not groups:
+            return 0
         sender = sender or _loops.own()
     if not groups:
         return 0

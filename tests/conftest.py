@@ -64,6 +64,17 @@ def _no_connection_request_credentials_provisioning(settings):
 
 
 @pytest.fixture(autouse=True)
+def _quick_live_page_leases(monkeypatch):
+    """On Redis a live page's first snapshot waits until every sender sees its lease
+    (`portal.watchers`): tests, all senders in one process, shorten that wait and the senders'
+    reading interval alike (tests/portal/test_watchers.py checks the real relation)."""
+    from portal import watchers
+
+    monkeypatch.setattr(watchers, "REFRESH", 0.1)
+    monkeypatch.setattr(watchers, "CATCH_UP", 0.25)
+
+
+@pytest.fixture(autouse=True)
 def _celery_reads_django_settings():
     """Celery reads CELERY_* from Django's settings on every lookup, so `settings.CELERY_...` in a
     test lasts for that test. A value set on `app.conf` itself outlives the test and silently

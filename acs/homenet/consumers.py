@@ -20,12 +20,14 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from acs.homenet import live
 from portal.consumers import CLOSE_REFUSED, ObjectSnapshotConsumer
+from portal.watchers import Lease
 
 BATCH_SECONDS = 0.25
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     joined = False
+    lease: Lease | None = None
 
     async def connect(self) -> None:
         self.pending: set[int] = set()
@@ -34,13 +36,21 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         if counts is None:
             await self.close(code=CLOSE_REFUSED)
             return
+        await self.accept()
         await self.channel_layer.group_add(live.DASHBOARD_GROUP, self.channel_name)
         self.joined = True
-        await self.accept()
+        self.lease = Lease(self.channel_layer, live.DASHBOARD_GROUP)
+        if await self.lease.start():  # waited for the senders to see it (portal.watchers)
+            counts = await database_sync_to_async(live.counts)(self.scope.get("user"))
+            if counts is None:
+                await self.close(code=CLOSE_REFUSED)
+                return
         await self.send_json({"type": "counts", "counts": counts})
 
     async def disconnect(self, code) -> None:
         if self.joined:
+            if self.lease is not None:
+                await self.lease.stop()
             await self.channel_layer.group_discard(live.DASHBOARD_GROUP, self.channel_name)
         if getattr(self, "flush", None) is not None:
             self.flush.cancel()

@@ -17,7 +17,7 @@ from channels.layers import channel_layers, get_channel_layer
 from acs.asgi import application as cwmp
 from acs.models import Device
 from acs.ui import live as device_live
-from portal import live
+from portal import live, watchers
 from tests import asgi_client
 from tests.acs.cpe import envelope, inform
 
@@ -98,6 +98,8 @@ def test_announcements_from_plain_threads_reuse_a_few_redis_connections(layer_of
     async def scenario():
         channel = await layer.new_channel()
         await layer.group_add(group, channel)
+        lease = watchers.Lease(layer, group)  # as a live page does: senders skip unleased groups
+        await lease.start()
         before = server.info("stats")["total_connections_received"]
         with ThreadPoolExecutor(1) as pool:  # a plain thread, as a view's or a task's
             handed = await asyncio.get_running_loop().run_in_executor(pool, announce_all)
@@ -106,6 +108,7 @@ def test_announcements_from_plain_threads_reuse_a_few_redis_connections(layer_of
         while len(received) < count:
             received.add((await asyncio.wait_for(layer.receive(channel), TIMEOUT))["n"])
         opened = server.info("stats")["total_connections_received"] - before
+        await lease.stop()
         await layer.group_discard(group, channel)
         return received, opened
 
@@ -116,15 +119,17 @@ def test_announcements_from_plain_threads_reuse_a_few_redis_connections(layer_of
 
 
 def test_a_failing_layer_never_fails_the_announcing_code(layer_of, caplog):
-    layer_of(
+    layer = layer_of(
         {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},  # nothing listens there
         }
     )
     with caplog.at_level(logging.WARNING, logger="portal.live"):
-        # handed over; the refused connection is logged within group_send's wait, or soon after
+        # Who watches is unknown (the registry is on the same dead host), so it is handed over;
+        # the refused connection is logged within group_send's wait, or soon after.
         assert live.group_send(["g"], {"type": "x.changed"}) == 1
+        assert watchers.watched(layer) is None
         deadline = time.monotonic() + TIMEOUT
         while not any("could not announce" in r.getMessage() for r in caplog.records):
             assert time.monotonic() < deadline, "the failure was not logged"

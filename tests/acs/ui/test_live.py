@@ -22,6 +22,7 @@ from acs.cwmp import messages as m
 from acs.services import tasks as task_services
 from acs.ui import live
 from acs.ui.routing import websocket_urlpatterns
+from portal.watchers import Lease
 from tests.acs.cpe import Box, inform
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -191,6 +192,8 @@ def test_one_transaction_announces_a_device_once_and_a_rollback_announces_nothin
         layer = get_channel_layer()
         channel = await layer.new_channel()
         await layer.group_add(live.group_name(a1.pk), channel)
+        lease = Lease(layer, live.group_name(a1.pk))  # as a page does (on Redis, portal.watchers)
+        await lease.start()
         await database_sync_to_async(three_tasks)()
         message = await asyncio.wait_for(layer.receive(channel), TIMEOUT)
         assert message == {"type": live.MESSAGE_TYPE, "device": a1.pk}
@@ -202,6 +205,7 @@ def test_one_transaction_announces_a_device_once_and_a_rollback_announces_nothin
         # ... and the next transaction still announces (nothing was left behind by the rollback).
         await database_sync_to_async(task_services.reboot)(a1, actor=noc)
         assert await asyncio.wait_for(layer.receive(channel), TIMEOUT) == message
+        await lease.stop()
         await layer.group_discard(live.group_name(a1.pk), channel)
 
     async_to_sync(scenario)()
