@@ -393,11 +393,38 @@ REDIS_BEFORE_AFTER = {
 }
 
 
+#: Then announcements only to groups an open page leases (`portal.watchers`, decision 0006): the
+#: same command, run alternately on the commit before (0c82fb7, a worktree) and after, twice
+#: each, 2026-11-21 12:27-12:39 UTC, on a machine slower than the one above.
+REDIS_LEASES = {
+    "periodic": (((189, 6.95, 1.96), (123, 8.59, 2.36)), ((206, 5.65, 2.00), (203, 5.96, 2.12))),
+    "first": (((176, 7.50, 2.24), (121, 9.42, 2.69)), ((171, 7.34, 2.53), (197, 5.85, 2.14))),
+    "digest": (((107, 8.80, 2.13), (99, 9.32, 2.29)), ((154, 7.49, 2.18), (157, 7.02, 2.27))),
+}
+
+SESSIONS = (("periodic", "periodic"), ("first", "first contact"), ("digest", "digest"))
+
+
+def _cell(rate: int, server: float, postgres: float) -> str:
+    return f"{rate} · {server:.2f} + {postgres:.2f}"
+
+
 def _redis_rows() -> str:
     rows = []
-    for key, label in (("periodic", "periodic"), ("first", "first contact"), ("digest", "digest")):
-        cells = " | ".join(f"{r} · {c:.2f} + {p:.2f}" for r, c, p in REDIS_BEFORE_AFTER[key])
+    for key, label in SESSIONS:
+        cells = " | ".join(_cell(*run) for run in REDIS_BEFORE_AFTER[key])
         rows.append(f"| {label} | {cells} |")
+    return "\n".join(rows)
+
+
+def _lease_rows() -> str:
+    rows = []
+    for key, label in SESSIONS:
+        before, after = REDIS_LEASES[key]
+        rows.append(
+            f"| {label} | {'; '.join(_cell(*r) for r in before)} "
+            f"| {'; '.join(_cell(*r) for r in after)} |"
+        )
     return "\n".join(rows)
 
 
@@ -596,9 +623,18 @@ new event loop, thread and Redis connection for every announcement (2.6 ms of CP
 alone); now every send of a process runs on one loop over a few connections (`portal.live`, 0.4 ms
 each). Sessions/s · server CPU ms + PostgreSQL CPU ms per session, 5,000 devices, same machine:
 
-| session | Redis, before | Redis, now | in-memory layer, now |
+| session | Redis, before | Redis, one loop per process | in-memory layer, then |
 |---|---:|---:|---:|
 {_redis_rows()}
+
+Then (`portal.watchers`, decision 0006) a live page leases its group in Redis, and senders skip
+groups no open page leases: a session's two announcements to a device page nobody has open cost
+nothing on Redis either. Two runs of each, alternately, on a slower machine (the lean entry's
+trivial request cost 0.27-0.38 ms in all four):
+
+| session | Redis, every announcement sent | Redis, leased groups only |
+|---|---|---|
+{_lease_rows()}
 
 ## Against the goal (≥ 1,000 sessions/s and ≥ half the ceiling)
 
