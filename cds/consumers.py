@@ -26,8 +26,7 @@ def _may_see(user, device_id: int) -> bool:
 
 class CdsConsumer(AsyncJsonWebsocketConsumer):
     device_id: int
-    group: str | None = None
-    lease: Lease | None = None
+    lease: Lease | None = None  # the page's membership of `device-<id>`, once accepted
 
     async def connect(self) -> None:
         self.device_id = int(self.scope["url_route"]["kwargs"]["pk"])
@@ -35,17 +34,13 @@ class CdsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_REFUSED)
             return
         await self.accept()
-        self.group = live.group_name(self.device_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        self.lease = Lease(self.channel_layer, self.group)
-        await self.lease.start()  # the cards fetched after this miss no change (portal.watchers)
+        self.lease = Lease(self.channel_layer, live.group_name(self.device_id), self.channel_name)
+        await self.lease.join()  # the cards fetched after this miss no change (portal.watchers)
         await self.send_json({"type": "changed", "device": self.device_id})
 
     async def disconnect(self, code) -> None:
-        if self.group is not None:
-            if self.lease is not None:
-                await self.lease.stop()
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.lease is not None:
+            await self.lease.leave()
 
     async def device_changed(self, event) -> None:
         if not await database_sync_to_async(_may_see)(self.scope.get("user"), self.device_id):

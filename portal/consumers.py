@@ -31,8 +31,7 @@ class ObjectSnapshotConsumer(AsyncJsonWebsocketConsumer):
     group_of: Callable[[int], str]
 
     pk: int
-    group: str | None = None
-    lease: Lease | None = None
+    lease: Lease | None = None  # the page's membership of its group, once accepted
 
     async def _snapshot(self) -> dict | None:
         return await database_sync_to_async(self.snapshot_of)(self.pk, self.scope.get("user"))
@@ -44,10 +43,8 @@ class ObjectSnapshotConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_REFUSED)
             return
         await self.accept()
-        self.group = self.group_of(self.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        self.lease = Lease(self.channel_layer, self.group)
-        if await self.lease.start():  # waited for the senders to see it: the state may be older
+        self.lease = Lease(self.channel_layer, self.group_of(self.pk), self.channel_name)
+        if await self.lease.join():  # waited for the senders to see it: the state may be older
             state = await self._snapshot()
             if state is None:
                 await self.close(code=CLOSE_REFUSED)
@@ -55,10 +52,8 @@ class ObjectSnapshotConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "snapshot", **state})
 
     async def disconnect(self, code) -> None:
-        if self.group is not None:
-            if self.lease is not None:
-                await self.lease.stop()
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.lease is not None:
+            await self.lease.leave()
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "refresh":

@@ -139,8 +139,6 @@ def group_send(groups: Iterable[str], message: dict) -> int:
         leased = watchers.watched(layer)  # None: not known, so every group
         if leased is not None:
             groups = [group for group in groups if group in leased]
-        if not groups:
-            return 0
         sender = sender or _loops.own()
     if not groups:
         return 0

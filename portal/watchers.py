@@ -153,18 +153,19 @@ watched = _registry.watched
 
 
 class Lease:
-    """A live page's lease on its group while its consumer is connected. `await start()` after
-    `group_add` and before the page's first snapshot: when the lease is new it returns only
-    CATCH_UP seconds later, once every process's senders see it, so the snapshot taken then
-    misses no change. `await stop()` on disconnect. Nothing at all on a layer without a registry
-    (the in-memory layer knows its listeners)."""
+    """A live page's membership of its group while its consumer is connected: `await join()` adds
+    the consumer's channel to the group and leases the group, before the page's first snapshot;
+    `await leave()` on disconnect. When the lease is new, `join()` returns only CATCH_UP seconds
+    later, once every process's senders see it, so the snapshot taken then misses no change. On a
+    layer without a registry (the in-memory layer knows its listeners) it only joins the group."""
 
-    def __init__(self, layer, group: str) -> None:
-        self.layer, self.group = layer, group
+    def __init__(self, layer, group: str, channel: str) -> None:
+        self.layer, self.group, self.channel = layer, group, channel
         self._task: asyncio.Task | None = None
 
-    async def start(self) -> bool:
+    async def join(self) -> bool:
         """Whether it waited (the page's state read before may be older than the lease)."""
+        await self.layer.group_add(self.group, self.channel)
         new = await self._renew()
         if new is None:
             return False
@@ -173,12 +174,15 @@ class Lease:
         self._task = asyncio.ensure_future(self._keep())
         return bool(new)
 
-    async def stop(self) -> None:
+    async def leave(self) -> None:
+        """Stop renewing (the lease runs out by itself: another page may watch the group) and
+        leave the group."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.layer.group_discard(self.group, self.channel)
 
     async def _renew(self) -> bool | None:
         """Whether the lease is new (None: no registry)."""

@@ -26,8 +26,7 @@ BATCH_SECONDS = 0.25
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
-    joined = False
-    lease: Lease | None = None
+    lease: Lease | None = None  # membership of the dashboard group, once accepted
 
     async def connect(self) -> None:
         self.pending: set[int] = set()
@@ -37,10 +36,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_REFUSED)
             return
         await self.accept()
-        await self.channel_layer.group_add(live.DASHBOARD_GROUP, self.channel_name)
-        self.joined = True
-        self.lease = Lease(self.channel_layer, live.DASHBOARD_GROUP)
-        if await self.lease.start():  # waited for the senders to see it (portal.watchers)
+        self.lease = Lease(self.channel_layer, live.DASHBOARD_GROUP, self.channel_name)
+        if await self.lease.join():  # waited for the senders to see it (portal.watchers)
             counts = await database_sync_to_async(live.counts)(self.scope.get("user"))
             if counts is None:
                 await self.close(code=CLOSE_REFUSED)
@@ -48,10 +45,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "counts", "counts": counts})
 
     async def disconnect(self, code) -> None:
-        if self.joined:
-            if self.lease is not None:
-                await self.lease.stop()
-            await self.channel_layer.group_discard(live.DASHBOARD_GROUP, self.channel_name)
+        if self.lease is not None:
+            await self.lease.leave()
         if getattr(self, "flush", None) is not None:
             self.flush.cancel()
             with contextlib.suppress(asyncio.CancelledError):

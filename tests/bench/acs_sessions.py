@@ -430,11 +430,11 @@ def _lease_rows() -> str:
 
 def _lean_before_rows(passes: dict[str, Pass]) -> str:
     rows = []
-    for key, label in (("periodic", "periodic"), ("first", "first contact"), ("digest", "digest")):
-        (r0, s0, p0), (r1, s1, p1) = LEAN_BEFORE[key]
+    for key, label in SESSIONS:
+        before, lean = LEAN_BEFORE[key]
         now = passes[key]
         rows.append(
-            f"| {label} | {r0} · {s0:.2f} + {p0:.2f} | {r1} · {s1:.2f} + {p1:.2f} "
+            f"| {label} | {_cell(*before)} | {_cell(*lean)} "
             f"| {now.rate:,.0f} · {now.per_item_ms(now.server_cpu):.2f} + "
             f"{now.per_item_ms(now.postgres_cpu):.2f} |"
         )

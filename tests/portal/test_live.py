@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from channels.layers import channel_layers, get_channel_layer
 
 from acs.asgi import application as cwmp
 from acs.models import Device
@@ -20,21 +17,9 @@ from acs.ui import live as device_live
 from portal import live, watchers
 from tests import asgi_client
 from tests.acs.cpe import envelope, inform
+from tests.portal.conftest import redis_url
 
 TIMEOUT = 20  # a ceiling for a loaded shared machine, not a speed target
-
-
-@pytest.fixture
-def layer_of(settings):
-    """Switch the default channel layer to `config` (the layer objects are cached per alias)."""
-
-    def use(config: dict):
-        settings.CHANNEL_LAYERS = {"default": config}
-        channel_layers.backends.pop("default", None)
-        return get_channel_layer()
-
-    yield use
-    channel_layers.backends.pop("default", None)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -66,40 +51,22 @@ def test_a_cwmp_session_is_announced_on_the_loop_serving_it(settings, layer_of):
     asyncio.run(scenario())
 
 
-def _redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.skip("needs Redis (REDIS_URL, as in CI)")
-    return url
-
-
-def test_announcements_from_plain_threads_reuse_a_few_redis_connections(layer_of):
+def test_announcements_from_plain_threads_reuse_a_few_redis_connections(redis_layer):
     """Before: async_to_sync in a thread without a loop (a lean entry's pool, a Celery task)
     made a new loop, hence a new Redis connection, for every announcement."""
     import redis
 
-    url = _redis_url()
-    layer = layer_of(
-        {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [url],
-                "prefix": f"test-live-{uuid.uuid4().hex[:8]}",
-                "capacity": 1000,
-            },
-        }
-    )
+    layer = redis_layer
     group, count = "announced", 300
-    server = redis.Redis.from_url(url)
+    server = redis.Redis.from_url(redis_url())
 
     def announce_all() -> int:
         return sum(live.group_send([group], {"type": "x.changed", "n": n}) for n in range(count))
 
     async def scenario():
         channel = await layer.new_channel()
-        await layer.group_add(group, channel)
-        lease = watchers.Lease(layer, group)  # as a live page does: senders skip unleased groups
-        await lease.start()
+        page = watchers.Lease(layer, group, channel)  # as a live page: senders skip unleased groups
+        await page.join()
         before = server.info("stats")["total_connections_received"]
         with ThreadPoolExecutor(1) as pool:  # a plain thread, as a view's or a task's
             handed = await asyncio.get_running_loop().run_in_executor(pool, announce_all)
@@ -108,8 +75,7 @@ def test_announcements_from_plain_threads_reuse_a_few_redis_connections(layer_of
         while len(received) < count:
             received.add((await asyncio.wait_for(layer.receive(channel), TIMEOUT))["n"])
         opened = server.info("stats")["total_connections_received"] - before
-        await lease.stop()
-        await layer.group_discard(group, channel)
+        await page.leave()
         return received, opened
 
     received, opened = asyncio.run(scenario())

@@ -5,12 +5,10 @@ hides a change from it. Real Redis (REDIS_URL, as in CI); the in-memory layer ne
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-import uuid
 
 import pytest
-from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
+from channels.layers import InMemoryChannelLayer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.urls import path
@@ -22,25 +20,9 @@ TIMEOUT = 20  # a ceiling for a loaded shared machine, not a speed target
 MESSAGE = {"type": "counter.changed"}
 
 
-@pytest.fixture
-def redis_layer(settings):
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.skip("needs Redis (REDIS_URL, as in CI)")
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [url], "prefix": f"test-watch-{uuid.uuid4().hex[:8]}"},
-        }
-    }
-    channel_layers.backends.pop("default", None)
-    yield get_channel_layer()
-    channel_layers.backends.pop("default", None)
-
-
-def announce(group: str) -> int:
+async def announce(group: str) -> int:
     """From a plain thread, as a view in a pool thread or a Celery task announces."""
-    return asyncio.to_thread(live.group_send, [group], MESSAGE)
+    return await asyncio.to_thread(live.group_send, [group], MESSAGE)
 
 
 async def nothing_arrives(layer, channel, seconds: float = 0.5) -> None:
@@ -57,19 +39,18 @@ def test_a_group_no_page_leases_is_skipped_until_one_does(redis_layer):
         assert await announce(group) == 0
         await nothing_arrives(layer, channel)
 
-        page = watchers.Lease(layer, group)
+        page = watchers.Lease(layer, group, channel)
         started = time.monotonic()
-        assert await page.start() is True  # new: it waited for every sender to see it
+        assert await page.join() is True  # new: it waited for every sender to see it
         assert time.monotonic() - started >= watchers.CATCH_UP
         assert await announce(group) == 1
         assert await asyncio.wait_for(layer.receive(channel), TIMEOUT) == MESSAGE
 
         # A second page on a group leased long enough: the senders see it already, no wait.
-        second = watchers.Lease(layer, group)
-        assert await second.start() is False
-        await page.stop()
-        await second.stop()
-        await layer.group_discard(group, channel)
+        second = watchers.Lease(layer, group, await layer.new_channel())
+        assert await second.join() is False
+        await page.leave()
+        await second.leave()
 
     asyncio.run(scenario())
 
@@ -91,11 +72,11 @@ def test_an_open_page_keeps_its_lease(redis_layer, monkeypatch):
     layer = redis_layer
 
     async def scenario():
-        page = watchers.Lease(layer, "device-4")
-        await page.start()
+        page = watchers.Lease(layer, "device-4", await layer.new_channel())
+        await page.join()
         await asyncio.sleep(2 * watchers.LEASE)  # renewed every RENEW seconds meanwhile
         assert "device-4" in await asyncio.to_thread(watchers.watched, layer)
-        await page.stop()
+        await page.leave()
 
     asyncio.run(scenario())
 
@@ -146,18 +127,17 @@ def test_a_change_skipped_while_the_lease_was_new_is_in_the_first_snapshot(
     asyncio.run(scenario())
 
 
-def test_the_in_memory_layer_needs_no_lease(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    channel_layers.backends.pop("default", None)
-    layer = get_channel_layer()
+def test_the_in_memory_layer_needs_no_lease(layer_of):
+    layer = layer_of({"BACKEND": "channels.layers.InMemoryChannelLayer"})
     assert isinstance(layer, InMemoryChannelLayer)
     assert watchers.watched(layer) is None  # group_send asks the layer itself
 
     async def scenario():
-        page = watchers.Lease(layer, "device-5")
-        assert await page.start() is False  # no wait, nothing kept running
-        assert page._task is None
-        await page.stop()
+        channel = await layer.new_channel()
+        page = watchers.Lease(layer, "device-5", channel)
+        assert await page.join() is False  # no wait, nothing kept running
+        assert page._task is None and layer.groups["device-5"]  # but the channel joined
+        await page.leave()
+        assert "device-5" not in layer.groups
 
     asyncio.run(scenario())
-    channel_layers.backends.pop("default", None)

@@ -191,9 +191,8 @@ def test_one_transaction_announces_a_device_once_and_a_rollback_announces_nothin
     async def scenario():
         layer = get_channel_layer()
         channel = await layer.new_channel()
-        await layer.group_add(live.group_name(a1.pk), channel)
-        lease = Lease(layer, live.group_name(a1.pk))  # as a page does (on Redis, portal.watchers)
-        await lease.start()
+        page = Lease(layer, live.group_name(a1.pk), channel)  # as a page joins (portal.watchers)
+        await page.join()
         await database_sync_to_async(three_tasks)()
         message = await asyncio.wait_for(layer.receive(channel), TIMEOUT)
         assert message == {"type": live.MESSAGE_TYPE, "device": a1.pk}
@@ -205,8 +204,7 @@ def test_one_transaction_announces_a_device_once_and_a_rollback_announces_nothin
         # ... and the next transaction still announces (nothing was left behind by the rollback).
         await database_sync_to_async(task_services.reboot)(a1, actor=noc)
         assert await asyncio.wait_for(layer.receive(channel), TIMEOUT) == message
-        await lease.stop()
-        await layer.group_discard(live.group_name(a1.pk), channel)
+        await page.leave()
 
     async_to_sync(scenario)()
 
